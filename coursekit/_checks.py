@@ -1,0 +1,50 @@
+"""Input validation shared by every module: errors that name what was expected and what came."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_batch(x, name: str = "x", features: int | None = None, ndim: int = 2) -> np.ndarray:
+    """Return ``x`` as a float array of rank ``ndim`` (batch first), or raise a clear error.
+
+    ``features`` fixes the size of the last axis when given.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype}")
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    if arr.ndim != ndim:
+        want = "(N, D)" if ndim == 2 else f"rank {ndim}"
+        raise ValueError(f"{name}: expected an array of shape {want} (batch first), got shape {arr.shape}")
+    if features is not None and arr.shape[-1] != features:
+        raise ValueError(
+            f"{name}: expected {features} features in the last axis, got shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name}: expected finite values, got {bad} NaN/inf entries")
+    return arr
+
+
+def same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name_b}: expected shape {a.shape} to match {name_a}, got {b.shape}")
+
+
+def in_range(value, name: str, low=None, high=None, low_open=False, high_open=False):
+    """Check ``low <= value <= high`` (open ends when asked) and return ``value``."""
+    ok = True
+    if low is not None:
+        ok &= value > low if low_open else value >= low
+    if high is not None:
+        ok &= value < high if high_open else value <= high
+    if not ok or value != value:  # NaN fails every comparison
+        lo = "-inf" if low is None else f"{low}"
+        hi = "inf" if high is None else f"{high}"
+        interval = ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (
+            ")" if high_open or high is None else "]"
+        )
+        raise ValueError(f"{name}: expected a value in {interval}, got {value!r}")
+    return value
