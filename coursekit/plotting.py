@@ -1,0 +1,67 @@
+"""Plot helpers: each takes ``ax=None`` (a new figure) and returns the axes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["get_ax", "plot_decision_boundary", "plot_history"]
+
+
+def get_ax(ax=None, figsize=(4.5, 3.5)):
+    """``ax`` itself, or the axes of a new figure."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_decision_boundary(predict, X, y, ax=None, xlim=None, ylim=None, resolution: int = 200,
+                           title: str | None = None):
+    """Shade the class a 2-D classifier predicts and scatter the data.
+
+    ``predict``: a function ``(M, 2) -> (M,)`` class labels, or a coursekit model whose
+    output is one score per sample (class 1 when > 0) or one per class (argmax).
+    ``xlim``/``ylim`` default to the data range with a margin.
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary: expected X of shape (N, 2), got {X.shape}")
+    ax = get_ax(ax)
+    pad = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-12)
+    xlim = xlim or (X[:, 0].min() - pad[0], X[:, 0].max() + pad[0])
+    ylim = ylim or (X[:, 1].min() - pad[1], X[:, 1].max() + pad[1])
+    gx, gy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    out = predict(grid) if callable(predict) and not hasattr(predict, "forward") else predict.forward(grid)
+    out = np.asarray(out)
+    if out.ndim == 2 and out.shape[1] > 1:
+        labels = out.argmax(axis=1)
+    else:
+        labels = out.reshape(-1)
+        if labels.dtype.kind == "f":
+            labels = (labels > 0).astype(int)
+    ax.contourf(gx, gy, labels.reshape(gx.shape), alpha=0.25, cmap="coolwarm")
+    ax.scatter(X[:, 0], X[:, 1], c=np.asarray(y).reshape(-1), cmap="coolwarm", s=12, edgecolors="k",
+               linewidths=0.3)
+    ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_history(history, keys=("train_loss",), ax=None, logy: bool = False, label_prefix: str = "",
+                 xlabel: str = "step", title: str | None = None):
+    """Draw the named series of a :class:`coursekit.training.History` against the step."""
+    ax = get_ax(ax)
+    for key in [keys] if isinstance(keys, str) else keys:
+        x, v = history.series(key)
+        ax.plot(x, v, label=f"{label_prefix}{key}")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return ax
