@@ -121,10 +121,12 @@ def train_full_batch(model: Module, loss: Loss, X, y, lr: float = 0.1, steps: in
     bar = progress(range(steps), desc="training", disable=not show)
     for k in bar:
         model.train()
-        out = model.forward(X)
-        value = loss.forward(out, y)
-        _check_finite(value, "the training loss", k)
-        model.backward(loss.backward())
+        # overflow is detected and reported by _check_finite, so numpy need not warn too
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = model.forward(X)
+            value = loss.forward(out, y)
+            _check_finite(value, "the training loss", k)
+            model.backward(loss.backward())
         grads = model.gradients()
         for g in grads:
             _check_finite(g, "a gradient", k)

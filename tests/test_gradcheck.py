@@ -1,0 +1,37 @@
+"""Centred differences against closed-form derivatives."""
+
+import numpy as np
+import pytest
+
+from coursekit import gradcheck as G
+
+
+def test_numerical_gradient_of_a_cubic_is_accurate_and_restores_x():
+    x = np.array([[0.3, -1.2], [2.0, 0.7]])
+    before = x.copy()
+    num = G.numerical_gradient(lambda v: float(np.sum(v**3)), x)
+    assert G.rel_error(num, 3 * before**2) < 1e-9  # centred error is h^2 * f''' / 6 = 1e-10
+    assert np.array_equal(x, before)
+
+
+def test_rel_error_is_scaled_by_the_largest_entry():
+    assert G.rel_error([1.0, 1e-12], [1.0, 2e-12]) < 1e-11  # a tiny entry cannot dominate
+    assert G.rel_error([1.0, 0.0], [1.1, 0.0]) == pytest.approx(0.1 / 1.1)
+    assert G.rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    with pytest.raises(ValueError, match=r"same shape, got \(2,\) and \(3,\)"):
+        G.rel_error(np.zeros(2), np.zeros(3))
+
+
+def test_check_gradients_flags_a_wrong_gradient():
+    w = np.array([1.0, -2.0, 0.5])
+    good = G.check_gradients(lambda: float(np.sum(np.sin(w))), {"w": w}, {"w": np.cos(w)})
+    bad = G.check_gradients(lambda: float(np.sum(np.sin(w))), {"w": w}, {"w": -np.sin(w)})
+    assert good.ok and good.worst < 1e-9
+    assert not bad.ok
+    with pytest.raises(KeyError, match="no analytic gradient given for 'v'"):
+        G.check_gradients(lambda: 0.0, {"v": w}, {})
+
+
+def test_float32_is_refused():
+    with pytest.raises(TypeError, match="expected a float64 array"):
+        G.numerical_gradient(lambda v: 0.0, np.ones(2, dtype=np.float32))

@@ -1,0 +1,211 @@
+"""Layers against PyTorch autograd (float64, rel. error < 1e-10) and centred differences."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coursekit import gradcheck, layers as L, losses as Ls
+from tests.torch_oracle import max_rel, t, to_torch
+
+TOL = 1e-10  # float64 agreement between two exact implementations of the same math
+ACTS = ["sigmoid", "tanh", "relu", "identity"]
+LOSSES = {
+    "mse": (Ls.MSELoss, torch.nn.MSELoss),
+    "bce_logits": (Ls.BCEWithLogitsLoss, torch.nn.BCEWithLogitsLoss),
+    "cross_entropy": (Ls.CrossEntropyLoss, torch.nn.CrossEntropyLoss),
+    "hinge": (Ls.HingeLoss, None),
+}
+
+
+def _target(kind, rng, n, c):
+    if kind == "cross_entropy":
+        labels = rng.integers(0, c, n)
+        return labels, torch.from_numpy(labels)
+    if kind == "bce_logits":
+        d = rng.integers(0, 2, (n, c)).astype(float)
+        return d, torch.from_numpy(d)
+    if kind == "hinge":
+        d = rng.choice([-1.0, 1.0], (n, c))
+        return d, torch.from_numpy(d)
+    d = rng.normal(size=(n, c))
+    return d, torch.from_numpy(d)
+
+
+def _torch_loss(kind, out, target):
+    if kind == "hinge":
+        return torch.clamp(1 - target * out, min=0).mean()
+    return LOSSES[kind][1]()(out, target)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 7), min_size=2, max_size=4),
+    n=st.integers(1, 6),
+    act=st.sampled_from(ACTS),
+    kind=st.sampled_from(sorted(LOSSES)),
+    seed=st.integers(0, 2**16),
+)
+def test_mlp_gradients_equal_torch_autograd(sizes, n, act, kind, seed):
+    rng = np.random.default_rng(seed)
+    model = L.MLP(sizes, activation=act, rng=seed)
+    net = to_torch(model)
+    X = rng.normal(size=(n, sizes[0]))
+    target, target_t = _target(kind, rng, n, sizes[-1])
+    if kind == "cross_entropy" and sizes[-1] == 1:
+        target, target_t = np.zeros(n, dtype=np.int64), torch.zeros(n, dtype=torch.long)
+    loss = LOSSES[kind][0]()
+    value = loss.forward(model.forward(X), target)
+    grad_x = model.backward(loss.backward())
+
+    x_t = t(X)
+    value_t = _torch_loss(kind, net(x_t), target_t)
+    value_t.backward()
+    assert abs(value - value_t.item()) <= TOL * max(1.0, abs(value))
+    assert max_rel(grad_x, x_t.grad) < TOL
+    for (name, g), (tname, p) in zip(model.named_gradients(), net.named_parameters()):
+        assert name == tname
+        assert max_rel(g, p.grad) < TOL, name
+
+
+@pytest.mark.parametrize("layer_cls", [L.Sigmoid, L.Tanh, L.ReLU, L.Identity, L.Softmax])
+def test_activation_backward_matches_finite_differences(layer_cls):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(4, 5))
+    X[np.abs(X) < 1e-3] = 0.5  # keep ReLU's kink away from the finite-difference stencil
+    weights = rng.normal(size=(4, 5))  # a random linear read-out makes the loss scalar
+    layer = layer_cls()
+    layer.forward(X)
+    analytic = layer.backward(weights)
+    numeric = gradcheck.numerical_gradient(lambda x: float(np.sum(weights * layer.forward(x))), X.copy())
+    assert gradcheck.rel_error(analytic, numeric) < gradcheck.DEFAULT_TOL
+
+
+def test_softmax_jacobian_equals_torch_jacobian():
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(3, 6)) * 3
+    ours = L.Softmax().jacobian(z)
+    for n in range(3):
+        theirs = torch.autograd.functional.jacobian(lambda v: torch.softmax(v, dim=0), torch.from_numpy(z[n]))
+        assert max_rel(ours[n], theirs) < TOL
+    # rows sum to zero (softmax ignores a common shift) and J is symmetric
+    assert np.abs(ours.sum(axis=2)).max() < 1e-15
+    assert np.abs(ours - ours.transpose(0, 2, 1)).max() < 1e-15
+
+
+def test_softmax_backward_is_jacobian_product_and_matches_torch():
+    rng = np.random.default_rng(3)
+    z, g = rng.normal(size=(5, 4)), rng.normal(size=(5, 4))
+    layer = L.Softmax()
+    layer.forward(z)
+    ours = layer.backward(g)
+    z_t = t(z)
+    torch.softmax(z_t, dim=1).backward(torch.from_numpy(g))
+    assert max_rel(ours, z_t.grad) < TOL
+
+
+def test_softmax_is_stable_for_large_scores():
+    y = L.softmax(np.array([[1000.0, 1000.0, -1000.0]]))
+    assert np.allclose(y, [[0.5, 0.5, 0.0]])
+
+
+def test_max_subgradient_is_one_hot_at_argmax_like_torch():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(6, 12))
+    g = rng.normal(size=(6, 4))
+    layer = L.Max(group_size=3)
+    out = layer.forward(X)
+    grad = layer.backward(g)
+    x_t = t(X)
+    out_t = x_t.reshape(6, 4, 3).max(dim=2).values
+    out_t.backward(torch.from_numpy(g))
+    assert max_rel(out, out_t) == 0.0
+    assert max_rel(grad, x_t.grad) == 0.0
+    assert np.count_nonzero(grad) == g.size  # exactly one entry per group receives gradient
+
+
+def test_relu_subgradient_at_zero_is_zero_like_torch():
+    x = np.array([[-1.0, 0.0, 2.0]])
+    layer = L.ReLU()
+    layer.forward(x)
+    x_t = t(x)
+    torch.relu(x_t).sum().backward()
+    assert np.array_equal(layer.backward(np.ones((1, 3))), x_t.grad.numpy())
+    assert layer.backward(np.ones((1, 3)))[0, 1] == 0.0
+
+
+def test_linear_layout_and_init_like_torch():
+    layer = L.Linear(5, 3, rng=0)
+    assert layer.params["weight"].shape == (3, 5) and layer.params["bias"].shape == (3,)
+    bound = 1 / np.sqrt(5)
+    assert np.abs(layer.params["weight"]).max() <= bound and np.abs(layer.params["bias"]).max() <= bound
+
+
+def test_mlp_structure_and_state_dict_round_trip():
+    model = L.MLP([4, 8, 3], activation="tanh", output="softmax", rng=0)
+    assert [type(m).__name__ for m in model.layers] == ["Linear", "Tanh", "Linear", "Softmax"]
+    assert model.num_parameters() == 4 * 8 + 8 + 8 * 3 + 3
+    state = model.state_dict()
+    twin = L.MLP([4, 8, 3], activation="tanh", output="softmax", rng=1)
+    twin.load_state_dict(state)
+    X = np.random.default_rng(0).normal(size=(2, 4))
+    assert np.array_equal(model(X), twin(X))
+    assert list(state) == [name for name, _ in to_torch(L.MLP([4, 8, 3], "tanh")).named_parameters()]
+
+
+def test_gradient_check_catches_a_wrong_backward():
+    class WrongTanh(L.Tanh):
+        def _df(self, x, y):
+            return 1.0 - y  # missing the square
+
+    model = L.Sequential(L.Linear(3, 4, rng=0), WrongTanh(), L.Linear(4, 2, rng=1))
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    result = gradcheck.check_module(model, Ls.MSELoss(), X, np.zeros((5, 2)))
+    assert not result.ok and result.worst > 1e-3
+    assert "FAIL" in str(result)
+
+
+def test_float32_network_stays_float32():
+    model = L.MLP([4, 3, 2], dtype=np.float32)
+    out = model(np.ones((2, 4), dtype=np.float32))
+    assert out.dtype == np.float32
+    model.backward(np.ones_like(out))
+    assert all(g.dtype == np.float32 for g in model.gradients())
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (np.ones((2, 4)), "expected 3 features in the last axis, got shape (2, 4)"),
+        (np.ones(3), "expected an array of shape (N, D) (batch first), got shape (3,)"),
+        (np.array([[1.0, np.nan, 0.0]]), "expected finite values, got 1 NaN/inf entries"),
+        (np.array([["a", "b", "c"]]), "expected a numeric array"),
+    ],
+)
+def test_linear_rejects_bad_input_with_a_clear_message(x, message):
+    with pytest.raises((ValueError, TypeError)) as err:
+        L.Linear(3, 2).forward(x)
+    assert message in str(err.value)
+
+
+def test_backward_checks_grad_shape_and_order():
+    layer = L.Linear(3, 2)
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        layer.backward(np.ones((1, 2)))
+    layer.forward(np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"expected grad_out of shape \(4, 2\).*got \(4, 3\)"):
+        layer.backward(np.ones((4, 3)))
+
+
+def test_unknown_activation_names_the_choices():
+    with pytest.raises(ValueError, match=r"unknown activation 'relux': expected one of \['identity', 'relu'"):
+        L.MLP([2, 3, 1], activation="relux")
+
+
+def test_max_rejects_indivisible_width():
+    with pytest.raises(ValueError, match="multiple of group_size=3, got 4"):
+        L.Max(3).forward(np.ones((1, 4)))
