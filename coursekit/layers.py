@@ -168,13 +168,14 @@ class Linear(Module):
             y += self.params["bias"]
         return y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad: bool = True):
+        """Fill ``grads``; return dL/dx, or ``None`` when ``input_grad=False`` (saves a matmul)."""
         x = self._need_forward("_x")
         g = self._check_grad(grad_out, (x.shape[0], self.out_features))
         self.grads["weight"] = g.T @ x
         if "bias" in self.params:
             self.grads["bias"] = g.sum(axis=0)
-        return g @ self.params["weight"]
+        return g @ self.params["weight"] if input_grad else None
 
     def __repr__(self):
         return f"Linear(in_features={self.in_features}, out_features={self.out_features}, bias={'bias' in self.params})"
@@ -341,8 +342,13 @@ class Sequential(Module):
             x = layer.forward(x)
         return x
 
-    def backward(self, grad_out):
-        for layer in reversed(self.layers):
+    def backward(self, grad_out, input_grad: bool = True):
+        """Backward through every layer; ``input_grad=False`` skips dL/dx of a first Linear
+        layer (a training step needs only the parameter gradients) and returns ``None``."""
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if i == 0 and not input_grad and isinstance(layer, Linear):
+                return layer.backward(grad_out, input_grad=False)
             grad_out = layer.backward(grad_out)
         return grad_out
 
