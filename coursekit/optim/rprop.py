@@ -1,0 +1,126 @@
+"""Resilient propagation: per-coordinate steps driven by the *sign* of the gradient.
+
+Each coordinate keeps its own step size ``Delta``, grown by ``etas[1]`` (the lecture's
+alpha = 1.2) while the gradient keeps its sign and shrunk by ``etas[0]`` (beta = 0.5)
+when it flips (a minimum was jumped over), clipped to ``step_sizes = (min, max)``.
+The move is ``-sign(g) * Delta``: the gradient's size is never used.
+
+:class:`RpropLecture` undoes the step that jumped over the minimum (weight
+backtracking, as in the lecture and Riedmiller & Braun 1993); :class:`Rprop` is the
+variant PyTorch ships (``torch.optim.Rprop``), which never moves back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Optimizer
+
+__all__ = ["Rprop", "RpropLecture"]
+
+
+def _check_rprop(name, etas, step_sizes):
+    etaminus, etaplus = (float(e) for e in etas)
+    if not 0.0 < etaminus < 1.0 < etaplus:
+        raise ValueError(f"{name}: expected 0 < etas[0] < 1 < etas[1], got {tuple(etas)}")
+    lo, hi = (float(s) for s in step_sizes)
+    if not 0.0 <= lo <= hi:
+        raise ValueError(
+            f"{name}: expected 0 <= step_sizes[0] <= step_sizes[1], got {tuple(step_sizes)}"
+        )
+    return (etaminus, etaplus), (lo, hi)
+
+
+class Rprop(Optimizer):
+    r"""``torch.optim.Rprop``: same arguments, defaults and update, in float64 numpy.
+
+    Per coordinate, with :math:`g_{t-1}` the gradient *stored* at the previous step
+    (zero before the first step) and :math:`\Delta_0` = ``lr``:
+
+    .. math::
+        \Delta_t = \mathrm{clip}\big(\Delta_{t-1} \cdot
+            \{\eta^+ \text{ if } g_t g_{t-1} > 0;\ \eta^- \text{ if } g_t g_{t-1} < 0;\
+            1 \text{ otherwise}\},\ \Delta_{\min}, \Delta_{\max}\big) \\
+        g_t \leftarrow 0 \text{ where } g_t g_{t-1} < 0, \qquad
+        w \leftarrow w - \mathrm{sign}(g_t)\, \Delta_t, \qquad \text{store } g_t
+
+    with ``etas = (eta-, eta+)`` and ``step_sizes = (Delta_min, Delta_max)``. On a sign
+    change the coordinate does not move and its stored gradient is zero, so the next step
+    neither grows nor shrinks. Unlike the lecture's Rprop (:class:`RpropLecture`) the
+    step that overshot is *not* undone. ``opt.state[i]`` holds ``"prev"`` (stored
+    gradient) and ``"step_size"`` (:math:`\Delta`), PyTorch's names. ``maximize`` flips
+    the gradient's sign. Validation as PyTorch's (``0 < etas[0] < 1 < etas[1]``) plus
+    ``0 <= step_sizes[0] <= step_sizes[1]`` and ``lr > 0``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        etas=(0.5, 1.2),
+        step_sizes=(1e-6, 50.0),
+        maximize: bool = False,
+    ):
+        super().__init__(params, lr)
+        self.etas, self.step_sizes = _check_rprop("Rprop", etas, step_sizes)
+        self.maximize = bool(maximize)
+
+    def _update(self, i, p, g, state):
+        g = -g if self.maximize else g
+        if not state:
+            state["prev"] = np.zeros_like(p)
+            state["step_size"] = np.full_like(p, self.lr)
+        prod = g * state["prev"]
+        factor = np.where(prod > 0, self.etas[1], np.where(prod < 0, self.etas[0], 1.0))
+        step_size = state["step_size"]
+        np.clip(step_size * factor, *self.step_sizes, out=step_size)
+        g = np.where(prod < 0, 0.0, g)
+        p -= np.sign(g) * step_size
+        state["prev"][...] = g
+
+
+class RpropLecture(Optimizer):
+    r"""The lecture's Rprop with weight backtracking (Riedmiller & Braun 1993, "Rprop+").
+
+    Per coordinate, with :math:`\Delta_0` = ``lr``, ``etas = (beta, alpha) = (0.5, 1.2)``
+    and :math:`g_{t-1}` the remembered gradient (zero before the first step):
+
+    * same sign, :math:`g_t g_{t-1} > 0`: grow :math:`\Delta \leftarrow \min(\alpha\Delta,
+      \Delta_{\max})`, step :math:`\delta w = -\mathrm{sign}(g_t)\Delta`, remember
+      :math:`g_t`;
+    * sign change, :math:`g_t g_{t-1} < 0` (the last step jumped over a minimum): **undo
+      it**, :math:`\delta w = -\delta w_{t-1}`, shrink :math:`\Delta \leftarrow
+      \max(\beta\Delta, \Delta_{\min})` and remember :math:`0` instead of :math:`g_t`, so
+      the next step neither grows nor shrinks;
+    * otherwise (first step, after a backtrack, or a zero gradient): step
+      :math:`\delta w = -\mathrm{sign}(g_t)\Delta` with :math:`\Delta` unchanged,
+      remember :math:`g_t`.
+
+    How this maps onto the lecture's pseudo-code: there, one iteration that sees a sign
+    change moves back *and* takes the shrunk step forward in the direction of the old
+    gradient. Here the undo is one call and the shrunk step forward is the next call,
+    whose direction comes from the gradient evaluated at the restored point. In 1-D the
+    two produce the same sequence of distinct points (this form visits the restored point
+    once more); in several dimensions the fresh gradient avoids following a stale sign
+    after the other coordinates have moved. ``opt.state[i]`` holds ``"prev"``,
+    ``"step_size"`` and ``"delta"`` (the last change made to the parameter).
+    """
+
+    def __init__(self, params, lr: float = 1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
+        super().__init__(params, lr)
+        self.etas, self.step_sizes = _check_rprop("RpropLecture", etas, step_sizes)
+
+    def _update(self, i, p, g, state):
+        if not state:
+            state["prev"] = np.zeros_like(p)
+            state["step_size"] = np.full_like(p, self.lr)
+            state["delta"] = np.zeros_like(p)
+        prod = g * state["prev"]
+        grow, flip = prod > 0, prod < 0
+        size = state["step_size"]
+        size[grow] = np.minimum(size[grow] * self.etas[1], self.step_sizes[1])
+        size[flip] = np.maximum(size[flip] * self.etas[0], self.step_sizes[0])
+        delta = np.where(flip, -state["delta"], -np.sign(g) * size)
+        p += delta
+        state["delta"][...] = delta
+        state["prev"][...] = np.where(flip, 0.0, g)
