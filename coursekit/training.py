@@ -22,12 +22,13 @@ class DivergenceError(FloatingPointError):
 def progress(iterable=None, total=None, desc=None, disable=None, **kw):
     """A tqdm progress bar: a widget in JupyterLab, text in a terminal.
 
-    ``disable=None`` hides it for short loops (under 2 s) only in the sense tqdm allows:
-    it is shown whenever the loop is long enough to be worth watching.
+    The finished bar stays visible (``leave=True``), so a notebook shows how long each
+    run took; ``disable=True`` hides it.
     """
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, disable=disable, leave=False, mininterval=0.5, **kw)
+    kw.setdefault("leave", True)
+    return tqdm(iterable, total=total, desc=desc, disable=disable, mininterval=0.5, **kw)
 
 
 class History:
