@@ -1,0 +1,88 @@
+"""The ``coursekit`` command: ``release`` assignments from solutions, ``grade`` submissions.
+
+Exit status: 0 on success (for ``grade``: full marks on every submission), 1 when a
+submission lost points or a release is out of date, 2 on an error of the course or of
+the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .grading import CourseError
+
+
+def _release(args) -> int:
+    from .grading import release
+
+    if args.check:
+        stale = {path: release.stale_reasons(path, args.root) for path in args.solutions}
+        for path, reasons in stale.items():
+            print(f"{path}: " + ("; ".join(reasons) if reasons else "up to date"))
+        return 1 if any(stale.values()) else 0
+    for path in args.solutions:
+        seconds = release.release(path, args.root, args.timeout)
+        student, store = release.targets(path, args.root)
+        print(f"{path}: ran in {seconds:.1f} s; wrote {student} and {store}")
+    return 0
+
+
+def _grade(args) -> int:
+    from .grading import grade
+
+    if args.jobs < 1:
+        raise CourseError(f"-j/--jobs must be >= 1, got {args.jobs}")
+    if args.timeout <= 0:
+        raise CourseError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    reports = grade.grade_many(args.notebooks, args.reference, args.timeout, args.jobs)
+    if args.csv:
+        grade.write_csv(reports, args.csv)
+    if args.json:
+        print(grade.to_json(reports))
+    else:
+        print("\n\n".join(r.table() for r in reports))
+    return 0 if all(r.full_marks for r in reports) else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="coursekit", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="command", required=True)
+
+    rel = commands.add_parser("release", help="regenerate assignments/ from solutions/")
+    rel.add_argument("solutions", nargs="+", help="solutions/NN_name.ipynb")
+    rel.add_argument(
+        "--root", default=".", help="course checkout holding assignments/ (default: .)"
+    )
+    rel.add_argument("--timeout", type=float, default=120.0, help="seconds per cell (default 120)")
+    rel.add_argument(
+        "--check", action="store_true", help="only report whether assignments/ is up to date"
+    )
+    rel.set_defaults(run=_release)
+
+    grd = commands.add_parser("grade", help="grade submitted notebooks (never writes to them)")
+    grd.add_argument("notebooks", nargs="+", help="submitted .ipynb files")
+    grd.add_argument(
+        "--reference",
+        help="solution .ipynb (hidden checks included) or published .json to grade against "
+        "(default: assignments/.reference/<assignment>.json written by `coursekit release`)",
+    )
+    grd.add_argument("--timeout", type=float, default=30.0, help="seconds per cell (default 30)")
+    grd.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded in parallel")
+    grd.add_argument("--csv", help="write one row per submission, one column per question")
+    grd.add_argument("--json", action="store_true", help="print the reports as JSON")
+    grd.set_defaults(run=_grade)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except CourseError as exc:
+        print(f"coursekit {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,378 @@
+"""The grader: release, staleness, verdicts, and every tampering case of the issue.
+
+Oracle: a toy solution whose right answers are known (``double(3) == 6``,
+``area(1) = pi``), built here with nbformat and released into a temporary course; then
+the real ``solutions/*.ipynb`` (each must score full marks against itself, its released
+assignment 0 on every question, and ``assignments/`` must be up to date).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from coursekit import cli
+from coursekit.grading import CourseError, grade, reference, release
+from coursekit.grading.notebook import cells_of, normalise, stub
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*.ipynb"))
+
+A1 = '''def double(x):
+    """2 x."""
+    ### BEGIN SOLUTION
+    ### HINT: multiply by two
+    return 2 * x
+    ### END SOLUTION
+'''
+A2 = """def area(r):
+    ### BEGIN SOLUTION
+    return math.pi * r**2
+    ### END SOLUTION
+"""
+A3 = """def word():
+    ### BEGIN SOLUTION
+    return "done"
+    ### END SOLUTION
+"""
+Q1 = 'assert double(3) == 6, f"double(3) gave {double(3)}"\nprint("q1 double(3) == 6: OK")'
+Q2 = 'print(f"q2 area(1) = {area(1):.4f}")'
+Q2_HIDDEN = 'print(f"q2 area(2) = {area(2):.4f}")'
+Q3 = 'print("q3 word() ->", word())'
+
+
+def code(source, **meta):
+    return nbformat.v4.new_code_cell(source, metadata={"coursekit": meta} if meta else {})
+
+
+def toy_solution() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Toy assignment"),
+        code("import math"),
+        code(A1, answer="a1"),
+        code(Q1, check="q1", points=2),
+        code(A2, answer="a2"),
+        code(Q2, check="q2", points=3),
+        code(Q2_HIDDEN, check="q2", points=1, hidden=True),
+        code(A3, answer="a3"),
+        code(Q3, check="q3", points=1),
+    ]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A released toy course: solutions/00_toy.ipynb, assignments/, the reference."""
+    root = tmp_path_factory.mktemp("course")
+    (root / "solutions").mkdir()
+    (root / "assignments").mkdir()
+    solution = root / "solutions" / "00_toy.ipynb"
+    nbformat.write(toy_solution(), str(solution))
+    release.release(solution, root)
+    return root
+
+
+def submit(course, tmp_path, edit=None, start="solution") -> Path:
+    """A submission: the released assignment or the solution, edited by ``edit(nb)``."""
+    source = course / ("solutions" if start == "solution" else "assignments") / "00_toy.ipynb"
+    nb = nbformat.read(str(source), as_version=4)
+    if edit:
+        edit(nb)
+    path = tmp_path / "submission.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def answer(nb, key, source):
+    next(
+        c for c in nb.cells if c.metadata.get("coursekit", {}).get("answer") == key
+    ).source = source
+
+
+def scores(course, path, timeout=10.0, ref=None) -> dict[str, int]:
+    ref = ref or reference.load(course / "assignments" / ".reference" / "00_toy.json")
+    report = grade.grade(path, ref, timeout)
+    return {q.id: q.earned for q in report.questions}, {q.id: q.message for q in report.questions}
+
+
+# ---------------------------------------------------------------- format and release
+
+
+def test_stub_keeps_indentation_and_hint():
+    assert (
+        stub(A1)
+        == 'def double(x):\n    """2 x."""\n    raise NotImplementedError(\'multiply by two\')'
+    )
+    assert "raise NotImplementedError('write your answer here')" in stub(A2)
+
+
+def test_normalise_strips_ansi_and_trailing_space():
+    assert normalise("\x1b[31mq1: OK\x1b[0m  \r\n\n") == "q1: OK"
+
+
+@pytest.mark.parametrize(
+    ("cells", "message"),
+    [
+        (
+            [code(A1, answer="a1"), code(A2, answer="a1"), code(Q1, check="q1", points=1)],
+            "duplicate answer id",
+        ),
+        ([code(A1, answer="a1"), code(Q1, check="q1")], "positive integer 'points'"),
+        ([code(A1, answer="a1"), code(Q1, check="q1", points=0)], "positive integer 'points'"),
+        ([code("x = 1", answer="a1"), code(Q1, check="q1", points=1)], "without a ### BEGIN"),
+        (
+            [code(A1.replace("### END SOLUTION", ""), answer="a1"), code(Q1, check="q1", points=1)],
+            "without ### END",
+        ),
+        ([code(A1), code(Q1, check="q1", points=1)], "not an answer cell"),
+        ([code(A1, answer="a1", check="q1", points=1)], "not both"),
+        ([code(A1, answer="a1")], "no check cell"),
+    ],
+)
+def test_release_validation_names_the_cell(cells, message):
+    nb = nbformat.v4.new_notebook(cells=cells)
+    with pytest.raises(CourseError, match=message) as info:
+        cells_of(nb, "sol.ipynb")
+    assert "sol.ipynb" in str(info.value)
+
+
+def test_release_writes_stubs_reference_outputs_and_no_hidden_checks(course):
+    student = nbformat.read(str(course / "assignments" / "00_toy.ipynb"), as_version=4)
+    text = json.dumps(student)
+    assert "NotImplementedError('multiply by two')" in text
+    assert "return 2 * x" not in text and "area(2)" not in text
+    checks = [c for c in student.cells if "check" in c.metadata.get("coursekit", {})]
+    assert [c.outputs[0].text for c in checks] == [
+        "q1 double(3) == 6: OK\n",
+        "q2 area(1) = 3.1416\n",
+        "q3 word() -> done\n",
+    ]
+    store = json.loads((course / "assignments" / ".reference" / "00_toy.json").read_text())
+    assert "area(2)" not in json.dumps(store) and "return 2 * x" not in json.dumps(store)
+    assert release.stale_reasons(course / "solutions" / "00_toy.ipynb", course) == []
+
+
+def test_stale_when_solution_or_assignment_edited(course, tmp_path):
+    solution = course / "solutions" / "00_toy.ipynb"
+    nb = nbformat.read(str(solution), as_version=4)
+    nb.cells[4].source = nb.cells[4].source.replace("math.pi", "3.14159")  # an answer edit only
+    edited = tmp_path / "solutions" / "00_toy.ipynb"
+    edited.parent.mkdir()
+    nbformat.write(nb, str(edited))
+    (tmp_path / "assignments" / ".reference").mkdir(parents=True)
+    for name in ("00_toy.ipynb", ".reference/00_toy.json"):
+        (tmp_path / "assignments" / name).write_text((course / "assignments" / name).read_text())
+    assert any(".reference" in r for r in release.stale_reasons(edited, tmp_path))
+    nbformat.write(toy_solution(), str(edited))  # checks without reference outputs
+    assert any("no reference output" in r for r in release.stale_reasons(edited, tmp_path))
+
+
+def test_check_without_reference_output_is_a_course_error(course, tmp_path):
+    store = json.loads((course / "assignments" / ".reference" / "00_toy.json").read_text())
+    del next(c for c in store["cells"] if c["kind"] == "check")["expected"]
+    path = tmp_path / "ref.json"
+    path.write_text(json.dumps(store))
+    with pytest.raises(CourseError, match="'q1' .* has no reference output"):
+        reference.load(path)
+    sub = submit(course, tmp_path)
+    assert cli.main(["grade", "--reference", str(path), str(sub)]) == 2
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+class TestVerdicts:
+    def test_unmodified_assignment_scores_zero_with_reasons(self, course, tmp_path):
+        got, why = scores(course, submit(course, tmp_path, start="assignment"))
+        assert got == {"q1": 0, "q2": 0, "q3": 0}
+        assert why["q1"] == "NotImplementedError: multiply by two"
+
+    def test_solution_full_marks_hidden_included_and_file_untouched(self, course, tmp_path):
+        path = submit(course, tmp_path)
+        before = (path.read_bytes(), os.stat(path).st_mtime_ns)
+        ref = reference.load(course / "solutions" / "00_toy.ipynb")
+        assert scores(course, path, ref=ref)[0] == {"q1": 2, "q2": 4, "q3": 1}
+        assert (path.read_bytes(), os.stat(path).st_mtime_ns) == before
+
+    def test_one_wrong_answer_loses_exactly_its_points(self, course, tmp_path):
+        path = submit(
+            course, tmp_path, lambda nb: answer(nb, "a2", "def area(r):\n    return 3 * r**2")
+        )
+        got, why = scores(course, path)
+        assert got == {"q1": 2, "q2": 0, "q3": 1}
+        assert why["q2"] == "expected `q2 area(1) = 3.1416`, got `q2 area(1) = 3.0000`"
+
+    def test_cli_exit_status_json_and_class_csv(self, course, tmp_path):
+        stub_sub = submit(course, tmp_path, start="assignment").rename(tmp_path / "stub.ipynb")
+        full_sub = submit(course, tmp_path)
+        ref = str(course / "assignments" / ".reference" / "00_toy.json")
+        csv = tmp_path / "grades.csv"
+        status = cli.main(
+            [
+                "grade",
+                "--reference",
+                ref,
+                "-j",
+                "2",
+                "--csv",
+                str(csv),
+                str(stub_sub),
+                str(full_sub),
+            ]
+        )
+        assert status == 1
+        rows = csv.read_text().splitlines()
+        assert rows[0] == "submission,q1,q2,q3,total,possible,notes"
+        assert rows[1].startswith(f"{stub_sub},0,0,0,0,6") and rows[2].startswith(
+            f"{full_sub},2,3,1,6,6"
+        )
+
+
+# ---------------------------------------------------------------- tampering
+
+
+WRONG_A1 = "def double(x):\n    return 5"
+SILENCE = """import sys
+ip = get_ipython()
+ip.showtraceback = lambda *a, **k: None
+ip._showtraceback = lambda *a, **k: None
+ip.set_custom_exc((Exception,), lambda *a, **k: None)
+sys.excepthook = lambda *a: None
+"""
+HIJACK = """import builtins, sys
+def double(x):
+    sys.stdout.write("q1 double(3) " + "== 6: OK\\n")
+    builtins.print = lambda *a, **k: None
+    return 6 if x == 3 else 0
+"""
+
+
+def edit_check(nb):
+    answer(nb, "a1", WRONG_A1)
+    check = next(c for c in nb.cells if c.metadata.get("coursekit", {}).get("check") == "q1")
+    check.source = 'print("q1 double(3) == 6: OK")'
+
+
+def save_wrong_outputs(nb):
+    answer(nb, "a1", WRONG_A1)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="anything\n")]
+
+
+def delete_check(nb):
+    answer(nb, "a1", WRONG_A1)
+    nb.cells = [c for c in nb.cells if c.metadata.get("coursekit", {}).get("check") != "q1"]
+
+
+def reorder_and_add(nb):
+    nb.cells = nb.cells[::-1] + [
+        code("def double(x):\n    return 0"),
+        code('print("q3 word() -> done")'),
+    ]
+
+
+def clear_outputs(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+
+
+@pytest.mark.parametrize(
+    ("start", "edit", "expected", "reason"),
+    [
+        ("solution", edit_check, {"q1": 0, "q2": 3, "q3": 1}, "AssertionError: double(3) gave 5"),
+        ("solution", save_wrong_outputs, {"q1": 0, "q2": 3, "q3": 1}, "AssertionError"),
+        ("assignment", clear_outputs, {"q1": 0, "q2": 0, "q3": 0}, "NotImplementedError"),
+        ("solution", clear_outputs, {"q1": 2, "q2": 3, "q3": 1}, "OK"),
+        ("solution", delete_check, {"q1": 0, "q2": 3, "q3": 1}, "AssertionError"),
+        ("solution", reorder_and_add, {"q1": 2, "q2": 3, "q3": 1}, "OK"),
+        (
+            "solution",
+            lambda nb: answer(nb, "a1", "while True:\n    pass"),
+            {"q1": 0, "q2": 3, "q3": 1},
+            "NameError",
+        ),
+        (
+            "solution",
+            lambda nb: answer(nb, "a1", "def double(x):\n    while True:\n        pass"),
+            {"q1": 0, "q2": 3, "q3": 1},
+            "timed out after 3 s",
+        ),
+        (
+            "solution",
+            lambda nb: answer(nb, "a1", "import os\nos._exit(1)"),
+            {"q1": 0, "q2": 3, "q3": 1},
+            "NameError",
+        ),
+        (
+            "solution",
+            lambda nb: answer(nb, "a1", "import os\ndef double(x):\n    os._exit(1)"),
+            {"q1": 0, "q2": 3, "q3": 1},
+            "kernel died",
+        ),
+        (
+            "solution",
+            lambda nb: answer(nb, "a1", SILENCE + WRONG_A1),
+            {"q1": 0, "q2": 3, "q3": 1},
+            "AssertionError: double(3) gave 5",
+        ),
+        (
+            "solution",
+            lambda nb: answer(nb, "a1", WRONG_A1 + '\nprint("q1 double(3) == 6: OK")'),
+            {"q1": 0, "q2": 3, "q3": 1},
+            "contains this check's expected text",
+        ),
+        (
+            "solution",
+            lambda nb: answer(nb, "a1", HIJACK),
+            {"q1": 0, "q2": 3, "q3": 1},
+            "tampering: the check ran with replaced print",
+        ),
+    ],
+    ids=[
+        "edited-check",
+        "saved-wrong-outputs",
+        "cleared-stub",
+        "cleared-solution",
+        "deleted-check",
+        "reordered-added",
+        "loop-in-cell",
+        "loop-in-function",
+        "os-exit-in-cell",
+        "os-exit-in-check",
+        "silenced-traceback",
+        "printed-expected",
+        "hijacked-print",
+    ],
+)
+def test_tampering(course, tmp_path, start, edit, expected, reason):
+    got, why = scores(course, submit(course, tmp_path, edit, start), timeout=3.0)
+    assert got == expected
+    assert reason in why["q1"]
+
+
+# ---------------------------------------------------------------- the real assignments
+
+
+class TestReleasedAssignments:
+    @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+    def test_assignments_up_to_date(self, solution):
+        assert release.stale_reasons(solution, ROOT) == []
+
+    @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+    def test_solution_scores_full_marks(self, solution):
+        report = grade.grade(solution, reference.load(solution))
+        assert report.full_marks, report.table()
+
+    @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+    def test_unmodified_assignment_scores_zero(self, solution):
+        assignment = ROOT / "assignments" / solution.name
+        report = grade.grade(assignment, reference.load(reference.locate(solution.stem, ROOT)))
+        assert report.total == 0 and report.possible > 0, report.table()
+        assert all(q.message for q in report.questions)
