@@ -33,6 +33,7 @@ __all__ = [
     "numerical_rank",
     "rank_by_layer",
     "spectrum_by_layer",
+    "plot_by_layer",
 ]
 
 
@@ -97,21 +98,35 @@ class LayerStatistics:
         return len(self.names)
 
 
-def layer_statistics(model: Sequential, X, loss=None, target=None) -> LayerStatistics:
+def layer_statistics(
+    model: Sequential, X, loss=None, target=None, grad_output=None
+) -> LayerStatistics:
     """Forward (and, given ``loss`` and ``target``, backward) statistics by layer for one batch.
 
     With a loss, runs ``loss.forward(h_L, target)`` then the backward pass layer by layer,
     recording ``dLoss/dh_i`` before layer ``i``'s backward; it fills the layers' ``grads``
-    as ``model.backward`` would. ``X``: ``(N, D)``.
+    as ``model.backward`` would. Instead of a loss, ``grad_output`` ``(N, D_L)`` may give
+    ``dLoss/dh_L`` directly: random unit-variance noise is the variance argument's
+    assumption of a back-propagated signal independent of the forward one. ``X``: ``(N, D)``.
     """
     hs = forward_by_layer(model, X)
     n = len(hs)
     grad_mean, grad_var, wvar = (np.full(n, np.nan) for _ in range(3))
     if (loss is None) != (target is None):
         raise ValueError("layer_statistics: expected both loss and target, or neither")
+    if loss is not None and grad_output is not None:
+        raise ValueError("layer_statistics: expected a loss or a grad_output, not both")
+    g = None
     if loss is not None:
         loss.forward(hs[-1], target)
         g = loss.backward()
+    elif grad_output is not None:
+        g = as_batch(grad_output, "layer_statistics grad_output", features=hs[-1].shape[1])
+        if g.shape != hs[-1].shape:
+            raise ValueError(
+                f"layer_statistics: expected grad_output of shape {hs[-1].shape} (the output's), got {g.shape}"
+            )
+    if g is not None:
         for i in range(n - 1, -1, -1):
             grad_mean[i], grad_var[i] = g.mean(), g.var()
             layer = model.layers[i]
@@ -187,3 +202,33 @@ def spectrum_by_layer(
     """:func:`covariance_spectrum` of each layer's output (only layers of ``kind`` when given)."""
     hs = forward_by_layer(model, X)
     return [covariance_spectrum(h) for h, keep in zip(hs, _kept(model, kind), strict=True) if keep]
+
+
+def plot_by_layer(
+    series: dict,
+    ax=None,
+    ylabel: str = "",
+    logy: bool = False,
+    title: str | None = None,
+    first_layer: int = 1,
+):
+    """One line per entry of ``series`` (label -> values by layer), layers numbered from ``first_layer``.
+
+    Returns the axes (a new figure when ``ax`` is None). ``logy`` for variances that grow or
+    vanish geometrically; non-positive values are then left out of the line.
+    """
+    from .plotting import get_ax
+
+    ax = get_ax(ax)
+    for label, values in series.items():
+        values = np.asarray(values, dtype=float)
+        if logy:
+            values = np.where(values > 0, values, np.nan)
+        ax.plot(np.arange(first_layer, first_layer + values.size), values, marker=".", label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel="layer", ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax

@@ -7,7 +7,7 @@ import torch
 
 from coursekit import instruments as ins
 from coursekit.layers import MLP, Linear, ReLU, Sequential, Tanh
-from coursekit.losses import CrossEntropyLoss
+from coursekit.losses import CrossEntropyLoss, MSELoss
 
 
 def _torch_copy(model):
@@ -120,3 +120,22 @@ def test_rank_and_spectrum_by_layer_see_a_bottleneck():
     spectra = ins.spectrum_by_layer(model, X, kind=(Linear, "ReLU"))
     assert len(spectra) == 4 and spectra[1].shape == (10,)
     assert spectra[1][3] < 1e-12 * spectra[1][0] < spectra[2][9]
+
+
+def test_grad_output_back_propagates_a_given_gradient_like_torch():
+    """grad_output=G is dLoss/dh_L for Loss = sum(h_L * G): compare with torch autograd."""
+    rng = np.random.default_rng(1)
+    model = Sequential(Linear(4, 5, rng=rng), ReLU(), Linear(5, 3, rng=rng))
+    X, G = rng.normal(size=(10, 4)), rng.normal(size=(10, 3))
+    stats = ins.layer_statistics(model, X, grad_output=G)
+    h = torch.from_numpy(X).requires_grad_()
+    hs = [h]
+    for t in _torch_copy(model):
+        hs.append(t(hs[-1]))
+        hs[-1].retain_grad()
+    (hs[-1] * torch.from_numpy(G)).sum().backward()
+    np.testing.assert_allclose(stats.grad_var, [x.grad.numpy().var() for x in hs[1:]], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"expected grad_output of shape \(10, 3\)"):
+        ins.layer_statistics(model, X, grad_output=G[:5])
+    with pytest.raises(ValueError, match="not both"):
+        ins.layer_statistics(model, X, MSELoss(), G, grad_output=G)
