@@ -1,0 +1,138 @@
+"""The PyTorch helpers: device choice, model copies, and train_torch against train_minibatch.
+
+Oracles: coursekit's own forward pass for the copied models (1e-12), and the numpy
+mini-batch loop with coursekit's Adam for train_torch with torch.optim.Adam: the same
+seed gives the same batches, so the two histories agree to 1e-9 in float64.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from coursekit import torch_utils as tu
+from coursekit.layers import MLP
+from coursekit.losses import CrossEntropyLoss
+from coursekit.minibatch import train_minibatch
+from coursekit.optim import Adam
+from coursekit.training import DivergenceError
+
+torch.set_num_threads(1)  # tiny tensors: extra threads only contend on a shared machine
+
+
+def test_device_without_cuda(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert tu.device().type == "cpu"
+    assert capsys.readouterr().out.strip() == "using CPU (no CUDA device found)"
+    assert tu.device(prefer="cpu", verbose=False).type == "cpu"
+    assert capsys.readouterr().out == ""
+
+
+def test_device_prefers_cuda_when_present(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert tu.device(verbose=False).type == "cuda"
+    assert tu.device(prefer="cpu", verbose=False).type == "cpu"
+    with pytest.raises(ValueError, match="prefer='cuda' or 'cpu', got 'tpu'"):
+        tu.device("tpu")
+
+
+def test_seed_everything_repeats_random_numbers():
+    tu.seed_everything(3)
+    a = (torch.rand(3), np.random.rand(3))  # noqa: NPY002
+    tu.seed_everything(3)
+    b = (torch.rand(3), np.random.rand(3))  # noqa: NPY002
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_mlp_torch_has_coursekit_layout():
+    ours = MLP([6, 5, 4, 3], activation="tanh", output="softmax")
+    net = tu.mlp_torch([6, 5, 4, 3], activation="tanh", output="softmax")
+    theirs = net.state_dict()
+    assert [(k, v.shape) for k, v in ours.named_parameters()] == [
+        (k, tuple(v.shape)) for k, v in theirs.items()
+    ]
+    assert [type(m).__name__ for m in net] == [type(m).__name__ for m in ours.layers]
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        tu.mlp_torch([2, 2], activation="swish")
+
+
+def test_copies_compute_the_same_function():
+    model = MLP([6, 5, 3], activation="sigmoid", rng=0)
+    net = tu.to_torch(model)
+    X = np.random.default_rng(1).normal(size=(4, 6))
+    np.testing.assert_allclose(
+        net(torch.tensor(X)).detach().numpy(), model.forward(X), rtol=1e-12, atol=1e-14
+    )
+    with torch.no_grad():
+        net[0].weight.mul_(2.0)
+    tu.copy_params_from_torch(net, model)
+    np.testing.assert_allclose(
+        model.forward(X), net(torch.tensor(X)).detach().numpy(), rtol=1e-12, atol=1e-14
+    )
+    tu.copy_params_to_torch(MLP([6, 5, 3], rng=5), net)
+    np.testing.assert_array_equal(
+        net[2].bias.detach().numpy(), MLP([6, 5, 3], rng=5).parameters()[3]
+    )
+
+
+def test_copy_to_mismatched_module_names_keys():
+    with pytest.raises(KeyError, match="differ from torch's"):
+        tu.copy_params_to_torch(MLP([6, 5, 3]), tu.mlp_torch([6, 3]))
+
+
+def test_train_torch_matches_numpy_loop():
+    """Same weights, same batches (seed 4), Adam on both sides: identical histories."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 6)), rng.integers(0, 3, size=50)
+    Xv, yv = rng.normal(size=(20, 6)), rng.integers(0, 3, size=20)
+    model = MLP([6, 8, 3], rng=1)
+    net = tu.to_torch(model)
+    h_np = train_minibatch(
+        model,
+        CrossEntropyLoss(),
+        X,
+        y,
+        Adam(model.parameters(), lr=0.01),
+        epochs=4,
+        batch_size=16,
+        X_val=Xv,
+        y_val=yv,
+        rng=4,
+    )
+    h_t = tu.train_torch(
+        net,
+        X,
+        y,
+        torch.optim.Adam(net.parameters(), lr=0.01),
+        epochs=4,
+        batch_size=16,
+        X_val=Xv,
+        y_val=yv,
+        seed=4,
+        dev=torch.device("cpu"),
+    )
+    assert h_t.keys() == h_np.keys()
+    for key in h_np.keys():
+        np.testing.assert_allclose(h_t[key], h_np[key], rtol=1e-9, atol=1e-12, err_msg=key)
+    assert h_np["train_loss"][-1] < h_np["train_loss"][0]
+
+
+def test_train_torch_divergence():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)) * 1e3, rng.integers(0, 2, size=20)
+    net = tu.mlp_torch([3, 4, 2])
+    with pytest.raises(DivergenceError, match=r"by epoch \d+, iteration \d+"):
+        tu.train_torch(
+            net, X, y, torch.optim.SGD(net.parameters(), lr=1e30), epochs=3, batch_size=5, dev="cpu"
+        )
+
+
+def test_throughput_reports_every_batch_size():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 4)), rng.integers(0, 2, size=64)
+    net = tu.mlp_torch([4, 8, 2])
+    before = [p.clone() for p in net.parameters()]
+    rates = tu.throughput(net, X, y, [8, 32], dev="cpu", min_time=0.01)
+    assert sorted(rates) == [8, 32] and all(r > 0 for r in rates.values())
+    assert all(
+        torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True)
+    )  # trained a copy
