@@ -14,6 +14,7 @@ moving average of the parameters, ``w'_k = gamma w'_{k-1} + (1 - gamma) w_k``.
 
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager
 
 import numpy as np
@@ -202,12 +203,13 @@ def _log_epoch(hist, model, loss, data, metric, ema, step, iteration, lr):
 
 
 def _step_schedule(schedule, record: dict) -> None:
-    """Epoch-level schedules (objects with ``step``) are stepped once per epoch, torch-style."""
+    """Epoch-level schedules (objects with ``step``) are stepped once per epoch, torch-style;
+    one whose ``step`` takes an argument (``ReduceOnPlateau``) gets the monitored loss."""
     if schedule is None or not hasattr(schedule, "step"):
         return
-    try:
+    if inspect.signature(schedule.step).parameters:
         schedule.step(record.get("val_loss", record["train_loss"]))
-    except TypeError:
+    else:
         schedule.step()
 
 

@@ -254,3 +254,29 @@ def test_run_epoch_counts_iterations():
         iteration=5,
     )
     assert it == 5 + 60 // 16
+
+
+def test_epoch_schedules_from_coursekit_optim():
+    """ExponentialDecay is stepped once per epoch: lr = lr0 gamma^epoch; ReduceOnPlateau gets a loss."""
+    from coursekit.optim import ExponentialDecay, ReduceOnPlateau
+
+    X, y = digits_like()
+    model = MLP([5, 6, 3], rng=0)
+    opt = PlainSGD(model.parameters(), lr=0.2)
+    h = train_minibatch(
+        model,
+        CrossEntropyLoss(),
+        X,
+        y,
+        opt,
+        epochs=3,
+        batch_size=20,
+        schedule=ExponentialDecay(opt, gamma=0.5),
+    )
+    np.testing.assert_allclose(h["lr"], [0.2, 0.2, 0.1, 0.05])
+    opt = PlainSGD(model.parameters(), lr=0.2)
+    plateau = ReduceOnPlateau(opt)
+    h = train_minibatch(
+        model, CrossEntropyLoss(), X, y, opt, epochs=2, batch_size=20, schedule=plateau
+    )
+    assert plateau.best == min(h["train_loss"][1:])  # it saw each epoch's training loss
