@@ -31,6 +31,7 @@ __all__ = [
     "layer_statistics",
     "covariance_spectrum",
     "numerical_rank",
+    "effective_rank",
     "rank_by_layer",
     "spectrum_by_layer",
     "plot_by_layer",
@@ -176,6 +177,19 @@ def numerical_rank(H, rtol: float | None = None) -> int:
     if s.size == 0 or s[0] == 0:
         return 0
     return int(np.count_nonzero(s > rtol * s[0]))
+
+
+def effective_rank(H) -> float:
+    """Participation ratio of the covariance spectrum: $(\\sum_k\\lambda_k)^2/\\sum_k\\lambda_k^2$.
+
+    How many directions carry the variance of ``H`` ``(N, D)``: D for an isotropic signal,
+    1 when a single direction carries it all, and unlike :func:`numerical_rank` it does not
+    depend on a tolerance (a direction with 1e-4 of the top variance counts for ~0, not 1).
+    A constant signal gives 0.
+    """
+    ev = covariance_spectrum(H)
+    total = ev.sum()
+    return float(total**2 / np.sum(ev**2)) if total > 0 else 0.0
 
 
 def _kept(model, kind):

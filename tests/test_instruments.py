@@ -139,3 +139,21 @@ def test_grad_output_back_propagates_a_given_gradient_like_torch():
         ins.layer_statistics(model, X, grad_output=G[:5])
     with pytest.raises(ValueError, match="not both"):
         ins.layer_statistics(model, X, MSELoss(), G, grad_output=G)
+
+
+def test_effective_rank_closed_forms():
+    """Participation ratio: D for isotropic data (up to sampling error), (sum l)^2/sum l^2 for a
+    known diagonal spectrum, 1 for a rank-one signal, 0 for a constant one."""
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(20000, 8))
+    assert ins.effective_rank(Z) == pytest.approx(8, rel=0.01)  # sampling error ~ sqrt(8/2e4)
+    lam = np.array([4.0, 1.0, 1.0, 0.25])
+    Q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
+    Z = rng.normal(size=(8, 4))
+    Z = np.linalg.qr(Z - Z.mean(axis=0))[0] * np.sqrt(7)  # centred, orthonormal columns * sqrt(N-1)
+    H = Z @ np.diag(np.sqrt(lam)) @ Q.T  # covariance exactly Q diag(lam) Q^T
+    assert ins.effective_rank(H) == pytest.approx(lam.sum() ** 2 / np.sum(lam**2), rel=1e-12)
+    assert ins.effective_rank(rng.normal(size=(30, 1)) @ rng.normal(size=(1, 5))) == pytest.approx(
+        1.0
+    )
+    assert ins.effective_rank(np.ones((4, 3))) == 0.0
