@@ -376,3 +376,35 @@ class TestReleasedAssignments:
         report = grade.grade(assignment, reference.load(reference.locate(solution.stem, ROOT)))
         assert report.total == 0 and report.possible > 0, report.table()
         assert all(q.message for q in report.questions)
+
+
+ONE_SIDED = """def numerical_gradient(f, x, eps=1e-5):
+    grad = np.zeros_like(x)
+    f0 = f(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        grad[i] = (f(x) - f0) / eps
+        x[i] = old
+    return grad
+"""
+
+
+def test_assignment_1_one_wrong_answer_loses_only_its_question(tmp_path):
+    """A one-sided difference (error O(h), not O(h^2)) in a4 loses q4's 2 points, nothing else."""
+    nb = nbformat.read(str(ROOT / "solutions" / "01_backprop_numpy.ipynb"), as_version=4)
+    answer(nb, "a4", ONE_SIDED)
+    path = tmp_path / "01_backprop_numpy.ipynb"
+    nbformat.write(nb, str(path))
+    report = grade.grade(path, reference.load(reference.locate("01_backprop_numpy", ROOT)))
+    assert {q.id: q.earned for q in report.questions} == {
+        "q1": 2,
+        "q2": 2,
+        "q3": 2,
+        "q4": 0,
+        "q5": 2,
+        "q6": 2,
+    }
+    assert report.questions[3].message.startswith(
+        "line 1: expected `q4 matches the closed-form gradient"
+    )
