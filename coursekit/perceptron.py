@@ -15,7 +15,13 @@ import numpy as np
 from ._checks import as_batch, in_range
 from .layers import sigmoid
 
-__all__ = ["three_points_plus_spoiler", "train_perceptron", "train_sigmoid_unit", "predict"]
+__all__ = [
+    "three_points_plus_spoiler",
+    "train_perceptron",
+    "train_sigmoid_unit",
+    "sigmoid_unit_loss",
+    "predict",
+]
 
 
 def three_points_plus_spoiler(t: float = 100.0):
@@ -94,25 +100,40 @@ def train_sigmoid_unit(
     length ``steps`` (the loss before each step).
     """
     X = as_batch(X, "train_sigmoid_unit X")
-    d = np.where(_signed_labels(y, X.shape[0]) > 0, 1.0 - eps, eps)
-    if loss not in ("mse", "logistic"):
-        raise ValueError(f"train_sigmoid_unit: expected loss 'mse' or 'logistic', got {loss!r}")
+    y = _signed_labels(y, X.shape[0])
     in_range(float(eps), "train_sigmoid_unit eps", low=0.0, high=0.5, high_open=True)
     w = np.zeros(X.shape[1]) if w0 is None else np.array(w0, dtype=float)
-    b, n = float(b0), X.shape[0]
+    b = float(b0)
     losses = np.empty(int(steps))
     for k in range(int(steps)):
-        z = X @ w + b
-        p = sigmoid(z)
-        if loss == "mse":
-            losses[k] = np.mean((p - d) ** 2)
-            dz = 2.0 * (p - d) * p * (1.0 - p) / n
-        else:
-            log_p, log_q = -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
-            losses[k] = -np.mean(d * log_p + (1 - d) * log_q)
-            dz = (p - d) / n
-        w -= lr * (X.T @ dz)
-        b -= lr * dz.sum()
+        losses[k], grad_w, grad_b = sigmoid_unit_loss(X, y, w, b, loss=loss, eps=eps)
+        w -= lr * grad_w
+        b -= lr * grad_b
         if bound is not None:
             w, b = np.clip(w, -bound, bound), float(np.clip(b, -bound, bound))
     return w, b, losses
+
+
+def sigmoid_unit_loss(X, y, w, b: float, loss: str = "mse", eps: float = 0.01):
+    """Loss of one sigmoid unit and its gradient: returns ``(value, dL/dw (D,), dL/db)``.
+
+    With $z = X w + b$, $p = \\sigma(z)$ and targets $d$ (see :func:`train_sigmoid_unit`):
+    MSE gives $\\partial L/\\partial z_n = \\tfrac2N (p_n - d_n)\\, p_n (1 - p_n)$, which
+    vanishes for a point deep in the sigmoid's flat tail even when it is misclassified;
+    the logistic loss gives $\\tfrac1N (p_n - d_n)$, which does not.
+    """
+    X = as_batch(X, "sigmoid_unit_loss X")
+    d = np.where(_signed_labels(y, X.shape[0]) > 0, 1.0 - eps, eps)
+    z = X @ np.asarray(w, dtype=float) + b
+    p = sigmoid(z)
+    n = X.shape[0]
+    if loss == "mse":
+        value = np.mean((p - d) ** 2)
+        dz = 2.0 * (p - d) * p * (1.0 - p) / n
+    elif loss == "logistic":
+        log_p, log_q = -np.logaddexp(0.0, -z), -np.logaddexp(0.0, z)
+        value = -np.mean(d * log_p + (1 - d) * log_q)
+        dz = (p - d) / n
+    else:
+        raise ValueError(f"sigmoid_unit_loss: expected loss 'mse' or 'logistic', got {loss!r}")
+    return float(value), X.T @ dz, float(dz.sum())
