@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss
 from coursekit.optim import GD, SGD, Momentum, Nesterov, Newton, QuickProp, Rprop, RpropLecture
+from coursekit.optim.sgd import momentum_rate
 
 from .torch_oracle import max_rel, to_torch
 
@@ -182,6 +183,34 @@ def test_momentum_effective_step_on_constant_gradient():
     for _ in range(300):
         opt.step([np.ones(1)])
     np.testing.assert_allclose(opt.state[0]["dW"], [-0.1 / (1 - 0.9)], rtol=1e-12)
+
+
+@pytest.mark.parametrize("kappa", [10.0, 100.0, 1000.0])
+def test_momentum_rate_closed_forms(kappa):
+    """beta = 0 is GD; Polyak's optimum gives (sqrt k - 1)/(sqrt k + 1); Nesterov 1 - 1/sqrt k."""
+    lam = np.array([1.0 / kappa, 0.3, 1.0])
+    assert momentum_rate(lam, 1.5, 0.0) == pytest.approx(np.abs(1 - 1.5 * lam).max(), rel=1e-12)
+    r = (np.sqrt(kappa) - 1) / (np.sqrt(kappa) + 1)
+    lr_hb = 4 / (1 + np.sqrt(1 / kappa)) ** 2
+    # repeated eigenvalues of M at the optimum: eigvals is accurate to ~sqrt(machine eps)
+    assert momentum_rate(lam, lr_hb, r**2) == pytest.approx(r, rel=1e-6)
+    assert momentum_rate(lam, 1.0, r, nesterov=True) == pytest.approx(
+        1 - 1 / np.sqrt(kappa), rel=1e-6
+    )
+
+
+@pytest.mark.parametrize("cls, nesterov", [(Momentum, False), (Nesterov, True)])
+def test_momentum_rate_matches_measured_contraction(cls, nesterov):
+    """Measured geometric-mean contraction over steps 200..400 against the spectral radius (1%)."""
+    lam = np.array([0.05, 1.0])
+    w = np.array([1.0, 1.0])
+    opt = cls([w], lr=0.5, beta=0.5)
+    errors = []
+    for _ in range(400):
+        opt.step([lam * w])
+        errors.append(np.linalg.norm(opt.weights()[0] if nesterov else w))
+    measured = (errors[399] / errors[199]) ** (1 / 200)
+    assert measured == pytest.approx(momentum_rate(lam, 0.5, 0.5, nesterov), rel=1e-2)
 
 
 # ----------------------------------------------------------------------------- Newton
