@@ -31,9 +31,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_batch, in_range
-from .layers import Module
+from .layers import Linear, Module, Sequential, make_rng
+from .layers import activation as new_activation
 
-__all__ = ["BatchNorm1d"]
+__all__ = ["BatchNorm1d", "mlp_bn"]
 
 
 class BatchNorm1d(Module):
@@ -127,3 +128,35 @@ class BatchNorm1d(Module):
             f"BatchNorm1d({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats})"
         )
+
+
+def mlp_bn(
+    sizes,
+    activation: str = "relu",
+    batchnorm: bool = True,
+    output: str | None = None,
+    rng=None,
+    dtype=np.float64,
+) -> Sequential:
+    """``Linear -> BatchNorm1d -> activation`` for every hidden layer, then a last ``Linear``.
+
+    ``mlp_bn([64, 32, 32, 10])`` is ``Linear(64, 32), BatchNorm1d(32), ReLU(), Linear(32, 32),
+    BatchNorm1d(32), ReLU(), Linear(32, 10)``; ``batchnorm=False`` leaves the BN layers out
+    (then it equals :class:`coursekit.layers.MLP`), so the two networks of an experiment differ
+    only by BN. ``activation="identity"`` gives a deep linear network. Layer indices and
+    ``state_dict`` keys match the same ``torch.nn.Sequential``.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"mlp_bn: expected at least two positive layer sizes, got {sizes}")
+    rng = make_rng(rng)
+    layers: list[Module] = []
+    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
+        layers.append(Linear(a, b, rng=rng, dtype=dtype))
+        if batchnorm:
+            layers.append(BatchNorm1d(b, dtype=dtype))
+        layers.append(new_activation(activation))
+    layers.append(Linear(sizes[-2], sizes[-1], rng=rng, dtype=dtype))
+    if output is not None:
+        layers.append(new_activation(output))
+    return Sequential(*layers)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from coursekit.batchnorm import BatchNorm1d
+from coursekit.batchnorm import BatchNorm1d, mlp_bn
 from coursekit.gradcheck import check_module
-from coursekit.layers import Linear, ReLU, Sequential
+from coursekit.layers import MLP, Linear, ReLU, Sequential
 from coursekit.losses import CrossEntropyLoss, MSELoss
 
 TOL = dict(rtol=1e-10, atol=1e-12)  # float64: both compute the same formulas, differences ~1e-15
@@ -184,3 +184,34 @@ def test_bad_inputs_raise_clear_errors():
         BatchNorm1d(0)
     with pytest.raises(RuntimeError, match="backward called before forward"):
         BatchNorm1d(2).backward(np.ones((3, 2)))
+
+
+def test_mlp_bn_layout_and_torch_keys():
+    """Linear-BN-act blocks then a Linear; state_dict keys equal torch's for the same layout;
+    batchnorm=False gives exactly coursekit's MLP (same weights from the same seed)."""
+    model = mlp_bn([5, 4, 4, 3], activation="tanh", rng=0)
+    assert [type(m).__name__ for m in model.layers] == [
+        "Linear",
+        "BatchNorm1d",
+        "Tanh",
+        "Linear",
+        "BatchNorm1d",
+        "Tanh",
+        "Linear",
+    ]
+    ref = torch.nn.Sequential(
+        torch.nn.Linear(5, 4),
+        torch.nn.BatchNorm1d(4),
+        torch.nn.Tanh(),
+        torch.nn.Linear(4, 4),
+        torch.nn.BatchNorm1d(4),
+        torch.nn.Tanh(),
+        torch.nn.Linear(4, 3),
+    )
+    assert list(model.state_dict()) == list(ref.state_dict())
+    plain, mlp = mlp_bn([5, 4, 3], batchnorm=False, rng=1), MLP([5, 4, 3], rng=1)
+    for (ka, a), (kb, b) in zip(plain.named_parameters(), mlp.named_parameters(), strict=True):
+        assert ka == kb
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="at least two positive layer sizes"):
+        mlp_bn([5])
