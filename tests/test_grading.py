@@ -42,7 +42,7 @@ A3 = """def word():
 Q1 = 'assert double(3) == 6, f"double(3) gave {double(3)}"\nprint("q1 double(3) == 6: OK")'
 Q2 = 'print(f"q2 area(1) = {area(1):.4f}")'
 Q2_HIDDEN = 'print(f"q2 area(2) = {area(2):.4f}")'
-Q3 = 'print("q3 word() ->", word())'
+Q3 = 'print("q3 word() is done:", passed(np.array_equal(word(), "done")))'
 
 
 def code(source, **meta):
@@ -53,7 +53,7 @@ def toy_solution() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Toy assignment"),
-        code("import math"),
+        code("import math\n\nimport numpy as np\n\nfrom coursekit.grading.checks import passed"),
         code(A1, answer="a1"),
         code(Q1, check="q1", points=2),
         code(A2, answer="a2"),
@@ -150,7 +150,7 @@ def test_release_writes_stubs_reference_outputs_and_no_hidden_checks(course):
     assert [c.outputs[0].text for c in checks] == [
         "q1 double(3) == 6: OK\n",
         "q2 area(1) = 3.1416\n",
-        "q3 word() -> done\n",
+        "q3 word() is done: OK\n",
     ]
     store = json.loads((course / "assignments" / ".reference" / "00_toy.json").read_text())
     assert "area(2)" not in json.dumps(store) and "return 2 * x" not in json.dumps(store)
@@ -251,6 +251,13 @@ def double(x):
     return 6 if x == 3 else 0
 """
 
+WRONG_A3 = 'def word():\n    return "nope"\n'
+REBIND = WRONG_A3 + 'passed = lambda *a, **k: "OK"'
+PATCH = "import numpy\nnumpy.array_equal = lambda *a, **k: True\n" + WRONG_A3
+PATCH_LATE = (
+    'import numpy\ndef word():\n    numpy.array_equal = lambda *a, **k: True\n    return "nope"'
+)
+
 
 def edit_check(nb):
     answer(nb, "a1", WRONG_A1)
@@ -273,7 +280,7 @@ def delete_check(nb):
 def reorder_and_add(nb):
     nb.cells = nb.cells[::-1] + [
         code("def double(x):\n    return 0"),
-        code('print("q3 word() -> done")'),
+        code('print("q3 word() is done: OK")'),
     ]
 
 
@@ -334,6 +341,14 @@ def clear_outputs(nb):
             {"q1": 0, "q2": 3, "q3": 1},
             "tampering: the check ran with replaced print",
         ),
+        ("solution", lambda nb: answer(nb, "a3", REBIND), {"q1": 2, "q2": 3, "q3": 0}, "FAIL"),
+        ("solution", lambda nb: answer(nb, "a3", PATCH), {"q1": 2, "q2": 3, "q3": 0}, "FAIL"),
+        (
+            "solution",
+            lambda nb: answer(nb, "a3", PATCH_LATE),
+            {"q1": 2, "q2": 3, "q3": 0},
+            "numpy.array_equal",
+        ),
     ],
     ids=[
         "edited-check",
@@ -349,12 +364,15 @@ def clear_outputs(nb):
         "silenced-traceback",
         "printed-expected",
         "hijacked-print",
+        "rebound-helper",
+        "patched-numpy",
+        "patched-numpy-during-check",
     ],
 )
 def test_tampering(course, tmp_path, start, edit, expected, reason):
     got, why = scores(course, submit(course, tmp_path, edit, start), timeout=3.0)
     assert got == expected
-    assert reason in why["q1"]
+    assert any(reason in message for message in why.values()), why
 
 
 # ---------------------------------------------------------------- the real assignments

@@ -33,9 +33,21 @@ Cells are told apart by their cell metadata, under the key ``"coursekit"``:
   duplicate answer ids, a check without positive integer ``points``, a cell that is both
   an answer and a check: ``coursekit release`` refuses, naming the cell.
 
-Rules for a check cell: it does not modify state later cells need (it may be skipped
-when an earlier answer kills the kernel), prints no timings, no paths, nothing random.
-Keep the whole notebook under ~15 s of run time (grading runs it once more).
+Write verdicts with ``coursekit.grading.checks``: ``verdict(error, tol)`` gives ``"OK"``
+or ``"FAIL (error 3.1e-01, tolerance 1e-12)"``, ``passed(condition, detail)`` gives
+``"OK"`` or ``"FAIL detail"``; e.g. ``print("q1 linear backward matches torch autograd
+(rel err < 1e-12):", verdict(rel_error(grad_W, W_t.grad.numpy()), 1e-12))``. See
+``solutions/01_backprop_numpy.ipynb`` for a complete example (built with nbformat).
+
+Rules for a check cell: it defines nothing later cells need (after a kernel restart only
+setup and answer cells are replayed), prints no timings, no paths, nothing random, and
+the same text on CPU and CUDA. Keep the whole notebook under ~15 s of run time.
+
+``tests/test_grading.py`` picks up every ``solutions/[0-9]*.ipynb``: its released files
+must be up to date (run ``coursekit release`` after each edit, then commit the solution,
+``assignments/NN_name.ipynb`` and ``assignments/.reference/NN_name.json``), the solution
+must score full marks against itself, and the unmodified assignment 0 on every question
+(so every check must call some answer code).
 
 Release
 =======
@@ -70,10 +82,13 @@ fresh kernel, in a temporary working directory, cell by cell (``runner.py``):
   execute reply (not judged from displayed output, so silencing tracebacks does not
   help) and the text it printed (stdout + ``text/plain`` results, ANSI codes and
   trailing whitespace stripped) equals the reference exactly;
-* before every check cell a grader cell restores ``sys.stdout``/``stderr``,
-  ``print``, ``sys.excepthook``, IPython's traceback display, custom exception
-  handlers, AST/input transformers and event callbacks; after it, a second grader cell
-  verifies none was replaced during the check (else: "tampering", 0 points);
+* before every check cell a grader cell (``kernel_guard.py``) restores ``sys.stdout``/
+  ``stderr``, ``print``, ``sys.excepthook``, IPython's traceback display, custom exception
+  handlers, AST/input transformers, event callbacks, the names bound by setup cells
+  (``np``, ``verdict``, ``rel_error``...) and the public attributes of ``numpy``, ``torch``,
+  ``sklearn`` and ``coursekit`` modules; after it, a second grader cell verifies that the
+  check's run replaced none of them (else: "tampering", 0 points). So put the imports a
+  check uses in a setup cell, never in an answer cell;
 * an answer cell whose source contains a line of a check's expected output earns that
   check nothing (printing the verdict is not passing it);
 * a per-cell timeout or a dead kernel (``os._exit``) fails the cell it hit; the kernel is
@@ -86,6 +101,6 @@ Outputs: a plain-text table per submission (id, earned/possible, message), the t
 submitted file is only read, never written.
 """
 
-from .notebook import CourseError
+from .errors import CourseError
 
 __all__ = ["CourseError"]

@@ -10,7 +10,7 @@ import nbformat
 
 from . import reference as references
 from .notebook import Cell, CourseError, role
-from .runner import GUARD, VERIFY, Kernel
+from .runner import Kernel
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -118,19 +118,13 @@ def compare(expected: str, got: str) -> str | None:
 
 def check_verdict(kernel: Kernel, cell: Cell) -> str | None:
     """Run a check between the grader's guard cells; ``None`` when it passes."""
-    guard = kernel.run(GUARD, keep=False)
-    if guard.status != "ok":
-        return f"the grader's guard failed: {guard.error}"
-    result = kernel.run(cell.source, keep=False)
-    if result.status == "timeout":
-        return result.error
+    result = kernel.run_check(cell.source)
     if result.status == "dead":
         return "the kernel died during this check (os._exit or a crash); it was restarted"
-    if result.status == "error":
+    if result.status == "tampered":
+        return f"tampering: {result.error}"
+    if result.status != "ok":
         return result.error
-    verify = kernel.run(VERIFY, keep=False)
-    if verify.status != "ok":
-        return f"tampering: {verify.error.removeprefix('RuntimeError: ')}"
     return compare(cell.expected, result.output)
 
 
@@ -142,7 +136,9 @@ def run_cells(cells: list[Cell], timeout: float, notes: list[str]) -> dict[int, 
             if cell.kind == "check":
                 verdicts[i] = faked(cell, cells) or check_verdict(kernel, cell)
                 continue
-            result = kernel.run(cell.source)
+            result = (
+                kernel.run(cell.source) if cell.kind == "answer" else kernel.run_setup(cell.source)
+            )
             if result.status != "ok":
                 what = f"answer {cell.key}" if cell.kind == "answer" else f"setup cell {cell.index}"
                 died = "the kernel died; it was restarted" if result.status == "dead" else ""

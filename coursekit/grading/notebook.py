@@ -10,13 +10,11 @@ from pathlib import Path
 
 import nbformat
 
+from .errors import CourseError
+
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
 DEFAULT_HINT = "write your answer here"
 _MARKER = re.compile(r"^(\s*)(### BEGIN SOLUTION|### END SOLUTION|### HINT:.*)\s*$")
-
-
-class CourseError(Exception):
-    """A mistake in the course material (solution, reference), not in a submission."""
 
 
 @dataclass

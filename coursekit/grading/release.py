@@ -9,7 +9,7 @@ import nbformat
 
 from . import reference as references
 from .notebook import CourseError, assignment_name, cells_of, read, role, stub
-from .runner import GUARD, VERIFY, Kernel
+from .runner import Kernel
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -25,11 +25,11 @@ def execute(path, timeout: float = 120.0) -> dict[int, str]:
     with Kernel(timeout=timeout) as kernel:
         for cell in cells:
             if cell.kind == "check":
-                kernel.run(GUARD, keep=False)
-            result = kernel.run(cell.source, keep=cell.kind != "check")
-            if result.status == "ok" and cell.kind == "check":
-                verify = kernel.run(VERIFY, keep=False)
-                result = result if verify.status == "ok" else verify
+                result = kernel.run_check(cell.source)
+            elif cell.kind == "answer":
+                result = kernel.run(cell.source)
+            else:
+                result = kernel.run_setup(cell.source)
             if result.status != "ok":
                 raise CourseError(f"{path}: cell {cell.index} failed: {result.error}")
             if cell.kind == "check" and not result.output:

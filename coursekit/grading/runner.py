@@ -8,6 +8,7 @@ and the cells that had run fine are replayed before grading goes on.
 
 from __future__ import annotations
 
+import ast
 import os
 import queue
 import tempfile
@@ -18,75 +19,31 @@ from jupyter_client import KernelManager
 
 from .notebook import normalise
 
-#: Grader code run once, before any notebook cell: snapshots what a check relies on.
-PREAMBLE = r"""
-def _coursekit_install():
-    import builtins, sys, types
-    shell = get_ipython()
-    kernel = getattr(shell, "kernel", None)
-    classes = [c for obj in (shell, kernel, sys.stdout) if obj is not None
-               for c in type(obj).__mro__ if c.__module__ != "builtins"]
-    saved = dict(stdout=sys.stdout, stderr=sys.stderr, print=builtins.print,
-                 excepthook=sys.excepthook, displayhook=sys.displayhook,
-                 custom=shell.custom_exceptions, CustomTB=shell.CustomTB,
-                 ast=list(shell.ast_transformers), post=list(shell.input_transformers_post),
-                 cleanup=list(shell.input_transformer_manager.cleanup_transforms),
-                 events={k: list(v) for k, v in shell.events.callbacks.items()},
-                 classes={c: dict(vars(c)) for c in classes},
-                 own={id(o): set(vars(o)) for o in (shell, kernel) if o is not None})
+_GUARD = '__import__("sys").modules["coursekit.grading.kernel_guard"]'
+#: Grader code run once, before any notebook cell (see ``kernel_guard.py``).
+PREAMBLE = "import coursekit.grading.kernel_guard\ncoursekit.grading.kernel_guard.install(get_ipython())\ndel coursekit"
+GUARD = f"{_GUARD}.guard()"
+MARK = f"{_GUARD}.mark()"
+PROTECT = f"{_GUARD}.protect()"
 
-    def changed():
-        found = [n for n in ("stdout", "stderr", "excepthook", "displayhook")
-                 if getattr(sys, n) != saved[n]]
-        found += ["print"] if builtins.print is not saved["print"] else []
-        found += ["custom exception handler"] if shell.custom_exceptions != saved["custom"] else []
-        found += ["ast transformers"] if shell.ast_transformers != saved["ast"] else []
-        found += ["input transformers"] if shell.input_transformers_post != saved["post"] else []
-        found += [f"{k} callbacks" for k, v in shell.events.callbacks.items()
-                  if v != saved["events"].get(k, [])]
-        for cls, attrs in saved["classes"].items():
-            found += [f"{cls.__name__}.{k}" for k, v in vars(cls).items() if attrs.get(k) is not v]
-        for obj in (shell, kernel):
-            if obj is not None:
-                found += [f"{type(obj).__name__}.{k}" for k in set(vars(obj)) - saved["own"][id(obj)]
-                          if callable(vars(obj)[k])]
-        return found
 
-    def guard():
-        for n in ("stdout", "stderr", "excepthook", "displayhook"):
-            setattr(sys, n, saved[n])
-        builtins.print = saved["print"]
-        shell.custom_exceptions, shell.CustomTB = saved["custom"], saved["CustomTB"]
-        shell.ast_transformers[:] = saved["ast"]
-        shell.input_transformers_post[:] = saved["post"]
-        shell.input_transformer_manager.cleanup_transforms[:] = saved["cleanup"]
-        for k in shell.events.callbacks:
-            shell.events.callbacks[k][:] = saved["events"].get(k, [])
-        for cls, attrs in saved["classes"].items():
-            for k in [k for k in vars(cls) if k not in attrs]:
-                delattr(cls, k)
-            for k, v in attrs.items():
-                if vars(cls).get(k) is not v and k not in ("__dict__", "__weakref__", "__doc__"):
-                    setattr(cls, k, v)
-        for obj in (shell, kernel):
-            if obj is not None:
-                for k in set(vars(obj)) - saved["own"][id(obj)]:
-                    if callable(vars(obj)[k]):
-                        delattr(obj, k)
-
-    def verify():
-        found = changed()
-        guard()
-        if found:
-            raise RuntimeError("the check ran with replaced " + ", ".join(sorted(found)[:4]))
-
-    sys.modules["_coursekit_grader"] = types.SimpleNamespace(guard=guard, verify=verify)
-
-_coursekit_install()
-del _coursekit_install
-"""
-GUARD = '__import__("sys").modules["_coursekit_grader"].guard()'
-VERIFY = '__import__("sys").modules["_coursekit_grader"].verify()'
+def assigned_names(source: str) -> list[str]:
+    """Names a cell binds at top level or anywhere by assignment (empty if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    names |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    names |= {
+        (a.asname or a.name).split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import | ast.ImportFrom)
+        for a in n.names
+    }
+    return sorted(names)
 
 
 @dataclass
@@ -158,6 +115,30 @@ class Kernel:
             self.restart()
         elif result.status == "ok" and keep:
             self.replay.append(source)
+        return result
+
+    def run_setup(self, source: str) -> Result:
+        """Run a setup cell and protect the names and modules it brings in."""
+        self.run(MARK)
+        result = self.run(source)
+        self.run(PROTECT)
+        return result
+
+    def run_check(self, source: str) -> Result:
+        """Run a check between the guard cells; status ``tampered`` if it replaced anything.
+
+        The check is not replayed after a restart: checks must not set up later cells.
+        """
+        guard = self.run(GUARD, keep=False)
+        if guard.status != "ok":
+            return Result("tampered", "", f"the grader's guard failed: {guard.error}")
+        result = self.run(source, keep=False)
+        if result.status != "ok":
+            return result
+        allowed = assigned_names(source)
+        verify = self.run(f"{_GUARD}.verify({allowed!r})", keep=False)
+        if verify.status != "ok":
+            return Result("tampered", result.output, verify.error.removeprefix("RuntimeError: "))
         return result
 
     def _execute(self, source: str, timeout: float) -> Result:
