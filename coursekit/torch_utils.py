@@ -234,6 +234,14 @@ def _sync(dev):
         torch.cuda.synchronize(dev)
 
 
+def _train_batches(module, loss_fn, X, y, opt, batch_size, gen, count):
+    for _ in range(count):
+        idx = torch.as_tensor(gen.integers(0, len(X), size=batch_size), device=X.device)
+        opt.zero_grad()
+        loss_fn(module(X[idx]), y[idx]).backward()
+        opt.step()
+
+
 def throughput(
     module: torch.nn.Module,
     X,
@@ -246,24 +254,26 @@ def throughput(
 ) -> dict[int, float]:
     """Training samples per second (forward, backward, SGD step) for each batch size.
 
-    A copy of ``module`` is trained on ``X``, ``y`` on ``dev`` (a warm-up epoch first), for
-    whole epochs until ``min_time`` seconds have passed; returns ``{batch_size: samples/s}``.
-    Timings depend on the machine: print them in unchecked cells only.
+    A copy of ``module`` is trained on random batches of ``X``, ``y`` on ``dev``: three
+    warm-up batches, then batches until ``min_time`` seconds have passed (at least five),
+    timed with the device synchronised. Returns ``{batch_size: samples/s}``. Timings
+    depend on the machine and its load: print them in unchecked cells only.
     """
     dev = device(verbose=False) if dev is None else torch.device(dev)
     loss_fn = torch.nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     result = {}
     for b in batch_sizes:
+        _check_batching(len(X), b, "random")
         net = copy.deepcopy(module).to(dev)
         Xt, yt = _as_tensors(X, y, next(net.parameters()).dtype, dev)
         opt = torch.optim.SGD(net.parameters(), lr=lr)
-        rng = np.random.default_rng(0)
-        _epoch(net, loss_fn, Xt, yt, opt, b, "shuffle", False, rng, 0, 0)  # warm-up
+        gen = np.random.default_rng(0)
+        _train_batches(net, loss_fn, Xt, yt, opt, b, gen, 3)
         _sync(dev)
-        samples, start = 0, time.perf_counter()
-        while samples == 0 or time.perf_counter() - start < min_time:
-            _epoch(net, loss_fn, Xt, yt, opt, b, "shuffle", False, rng, 0, 0)
-            samples += len(Xt)
+        count, start = 0, time.perf_counter()
+        while count < 5 or time.perf_counter() - start < min_time:
+            _train_batches(net, loss_fn, Xt, yt, opt, b, gen, 5)
+            count += 5
         _sync(dev)
-        result[int(b)] = samples / (time.perf_counter() - start)
+        result[int(b)] = count * b / (time.perf_counter() - start)
     return result
