@@ -23,6 +23,16 @@ from .torch_oracle import max_rel, to_torch
 RTOL = 1e-10
 STEPS = 100
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny tensors: threads only add contention on a shared machine (restored afterwards)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 # (coursekit optimiser, the torch optimiser it must reproduce), both built from a param list
 PAIRS = {
     "gd": (lambda p: GD(p, lr=0.05), lambda p: torch.optim.SGD(p, lr=0.05)),

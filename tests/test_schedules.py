@@ -16,7 +16,6 @@ from coursekit.optim import (
     InverseDecay,
     InverseSquareDecay,
     ReduceOnPlateau,
-    Schedule,
 )
 
 EPOCHS = 100
@@ -154,5 +153,16 @@ def test_plateau_rejects_non_finite_metric():
         sched.step(float("nan"))
 
 
-def test_schedule_base_is_abstract_but_shared():
-    assert issubclass(ReduceOnPlateau, Schedule) and issubclass(InverseDecay, Schedule)
+def test_exponential_decay_composes_with_manual_changes_like_torch():
+    """Chainable like ExponentialLR: a manual change of lr is kept and decayed from there."""
+    opt, topt = SGD([np.zeros(1)], lr=LR0), torch_optimizer()
+    sched, tsched = ExponentialDecay(opt, gamma=0.9), lr_scheduler.ExponentialLR(topt, gamma=0.9)
+    for k in range(20):
+        if k == 10:
+            opt.lr = topt.param_groups[0]["lr"] = 0.3
+        opt.step([np.zeros(1)])
+        topt.step()
+        sched.step()
+        tsched.step()
+        assert opt.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
+    assert opt.lr == pytest.approx(0.3 * 0.9**10, rel=1e-12)

@@ -49,8 +49,10 @@ class Rprop(Optimizer):
     neither grows nor shrinks. Unlike the lecture's Rprop (:class:`RpropLecture`) the
     step that overshot is *not* undone. ``opt.state[i]`` holds ``"prev"`` (stored
     gradient) and ``"step_size"`` (:math:`\Delta`), PyTorch's names. ``maximize`` flips
-    the gradient's sign. Validation as PyTorch's (``0 < etas[0] < 1 < etas[1]``) plus
-    ``0 <= step_sizes[0] <= step_sizes[1]`` and ``lr > 0``.
+    the gradient's sign. As in PyTorch, ``lr`` only sets the initial step sizes: changing
+    it (e.g. by a schedule) after the first step has no effect. Validation as PyTorch's
+    (``0 < etas[0] < 1 < etas[1]``) plus ``0 <= step_sizes[0] <= step_sizes[1]`` and
+    ``lr > 0``.
     """
 
     def __init__(
@@ -103,7 +105,8 @@ class RpropLecture(Optimizer):
     two produce the same sequence of distinct points (this form visits the restored point
     once more); in several dimensions the fresh gradient avoids following a stale sign
     after the other coordinates have moved. ``opt.state[i]`` holds ``"prev"``,
-    ``"step_size"`` and ``"delta"`` (the last change made to the parameter).
+    ``"step_size"`` and ``"delta"`` (the last change made to the parameter). Like
+    :class:`Rprop`, ``lr`` is only the initial step size.
     """
 
     def __init__(self, params, lr: float = 1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
