@@ -7,6 +7,8 @@ step, agrees to a relative error of 1e-10 of its largest entry (the two sides ro
 differently, by ~1e-16 per operation; 100 steps stay far inside 1e-10).
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -283,11 +285,23 @@ def test_newton_on_indefinite_options():
     w = np.array([1.0, 0.5])
     with pytest.raises(np.linalg.LinAlgError, match="step 0: Hessian is not positive definite"):
         Newton([w], hessian=hess, on_indefinite="raise").step([grad(w)])
+    w_quiet = np.array([1.0, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "ignore" must not warn
+        Newton([w_quiet], hessian=hess, on_indefinite="ignore").step([grad(w_quiet)])
+    np.testing.assert_allclose(w_quiet, [0.0, 0.0], atol=1e-15)
     f = lambda w: 0.5 * w @ H @ w  # noqa: E731
     f0 = f(w)
     Newton([w], hessian=hess, on_indefinite="abs").step([grad(w)])
     np.testing.assert_allclose(w, [0.0, 1.0])  # |H| = I: plain gradient step, x to 0, y away
     assert f(w) < f0
+
+
+def test_newton_raises_on_singular_hessian():
+    w = np.array([1.0, 1.0])
+    opt = Newton([w], hessian=lambda _: np.diag([1.0, 0.0]))
+    with pytest.raises(np.linalg.LinAlgError, match="step 0: singular Hessian"):
+        opt.step([np.array([1.0, 0.0])])
 
 
 def test_newton_rejects_more_than_one_flat_parameter():
