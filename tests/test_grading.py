@@ -207,7 +207,7 @@ class TestVerdicts:
         assert got == {"q1": 2, "q2": 0, "q3": 1}
         assert why["q2"] == "expected `q2 area(1) = 3.1416`, got `q2 area(1) = 3.0000`"
 
-    def test_cli_exit_status_json_and_class_csv(self, course, tmp_path):
+    def test_cli_exit_status_json_and_class_csv(self, course, tmp_path, capsys):
         stub_sub = submit(course, tmp_path, start="assignment").rename(tmp_path / "stub.ipynb")
         full_sub = submit(course, tmp_path)
         ref = str(course / "assignments" / ".reference" / "00_toy.json")
@@ -228,9 +228,37 @@ class TestVerdicts:
         assert status == 1
         rows = csv.read_text().splitlines()
         assert rows[0] == "submission,q1,q2,q3,total,possible,notes"
+        capsys.readouterr()
+        assert cli.main(["grade", "--json", "--reference", ref, str(full_sub)]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert (data[0]["total"], data[0]["possible"], data[0]["questions"][0]["id"]) == (
+            6,
+            6,
+            "q1",
+        )
         assert rows[1].startswith(f"{stub_sub},0,0,0,0,6") and rows[2].startswith(
             f"{full_sub},2,3,1,6,6"
         )
+
+
+def test_missing_answer_graded_as_stub_even_against_the_solution(course, tmp_path):
+    def drop_a1(nb):
+        nb.cells = [c for c in nb.cells if c.metadata.get("coursekit", {}).get("answer") != "a1"]
+
+    path = submit(course, tmp_path, drop_a1)
+    got, why = scores(course, path, ref=reference.load(course / "solutions" / "00_toy.ipynb"))
+    assert got == {"q1": 0, "q2": 4, "q3": 1}
+    assert why["q1"] == "NotImplementedError: multiply by two"
+
+
+def test_unreadable_submission_scores_zero_without_running(course, tmp_path):
+    path = tmp_path / "broken.ipynb"
+    path.write_text("{not json")
+    report = grade.grade(
+        path, reference.load(course / "assignments" / ".reference" / "00_toy.json")
+    )
+    assert report.total == 0 and report.possible == 6
+    assert report.questions[0].message == "cannot read the submission (NotJSONError)"
 
 
 # ---------------------------------------------------------------- tampering

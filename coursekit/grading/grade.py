@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 
 from . import reference as references
-from .notebook import Cell, CourseError, role
+from .notebook import Cell, CourseError, normalise, role, stub
 from .runner import Kernel
 
 DEFAULT_TIMEOUT = 30.0
@@ -84,10 +84,17 @@ def assemble(ref: references.Reference, answers: dict[str, str], notes: list[str
     for cell in ref.cells:
         if cell.kind == "answer" and cell.key in answers:
             cell = Cell("answer", answers[cell.key], cell.key, index=cell.index)
-        elif cell.kind == "answer":
+        elif cell.kind == "answer":  # a solution's answer must not stand in for a missing one
+            cell = Cell("answer", stub(cell.source), cell.key, index=cell.index)
             notes.append(f"answer cell {cell.key} is missing; its stub was graded")
         cells.append(cell)
     return cells
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """An error message on one line, without ANSI codes, at most ``limit`` characters."""
+    text = " ".join(normalise(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def faked(check: Cell, cells: list[Cell]) -> str | None:
@@ -124,7 +131,7 @@ def check_verdict(kernel: Kernel, cell: Cell) -> str | None:
     if result.status == "tampered":
         return f"tampering: {result.error}"
     if result.status != "ok":
-        return result.error
+        return one_line(result.error)
     return compare(cell.expected, result.output)
 
 
@@ -142,7 +149,7 @@ def run_cells(cells: list[Cell], timeout: float, notes: list[str]) -> dict[int, 
             if result.status != "ok":
                 what = f"answer {cell.key}" if cell.kind == "answer" else f"setup cell {cell.index}"
                 died = "the kernel died; it was restarted" if result.status == "dead" else ""
-                notes.append(f"{what}: {died or result.error}")
+                notes.append(f"{what}: {died or one_line(result.error)}")
     return verdicts
 
 
