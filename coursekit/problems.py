@@ -219,7 +219,11 @@ class Saddle(Problem):
 
     dim = 2
     minimizer = None
-    critical_points = np.array([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+
+    @property
+    def critical_points(self) -> np.ndarray:
+        """The three critical points, shape ``(3, 2)``: minimum, saddle, minimum."""
+        return np.array([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
 
     def value(self, w):
         w = self._points(w)

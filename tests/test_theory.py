@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coursekit import theory
 from coursekit.optim import GD
@@ -142,3 +144,21 @@ def test_invalid_input_raises_naming_the_valid_range():
         theory.steps_to_tolerance(1.2, 1.0, 1e-3)
     with pytest.raises(ValueError, match="k >= 1"):
         theory.smooth_convex_bound(0, 1.0, 1.0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    eigs=st.lists(st.floats(1e-3, 1e3), min_size=2, max_size=6),
+    lr_fraction=st.floats(0.01, 1.5),
+)
+def test_per_direction_rates_equal_one_gd_step_in_the_eigenbasis(eigs, lr_fraction):
+    eigs = np.array(eigs)
+    lr = lr_fraction * 2.0 / eigs.max()
+    q = Quadratic(np.diag(eigs))
+    w1 = optimize(q, lambda p: GD(p, lr=lr), np.ones(eigs.size), steps=1)[1]
+    np.testing.assert_allclose(
+        np.abs(w1), theory.per_direction_rate(eigs, lr), rtol=1e-9, atol=1e-12
+    )
+    kappa = eigs.max() / eigs.min()
+    opt = theory.optimal_lr(eigs)
+    assert theory.rate(eigs, opt) == pytest.approx(theory.optimal_rate(kappa), rel=1e-9, abs=1e-12)
