@@ -174,7 +174,8 @@ class Adam(Optimizer):
     The lecture writes the same rule (eps outside the root, as PyTorch).
     ``bias_correction=False`` drops the two corrections (``m_t / (sqrt(v_t) + eps)``),
     the form without them that some slides show; PyTorch has no such switch. Without
-    correction the first steps are too small by about ``(1-beta1)/sqrt(1-beta2)``.
+    correction a constant gradient gives steps ``eta (1-beta1^t)/sqrt(1-beta2^t)``
+    instead of ``eta``: 3.2 eta at t = 1 and 6.6 eta at t = 12 with the defaults.
     """
 
     def __init__(
