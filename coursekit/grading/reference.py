@@ -93,6 +93,7 @@ def locate(name: str, root=None) -> Path:
     the installed coursekit package).
     """
     roots = [Path(root)] if root else [Path.cwd(), Path(__file__).resolve().parents[2]]
+    roots = list(dict.fromkeys(r.resolve() for r in roots))
     for base in roots:
         candidate = base / STORE / f"{name}.json"
         if candidate.exists():

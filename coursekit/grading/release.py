@@ -112,6 +112,7 @@ def release(path, root=".", timeout: float = 120.0) -> float:
     outputs = execute(path, timeout)
     seconds = time.perf_counter() - start
     nb = with_outputs(read(path), outputs)
+    nb.metadata["coursekit"] = {"assignment": assignment_name(path)}
     Path(path).write_text(nbformat.writes(nb) + "\n")
     notebook, store = build(path)
     student_path, store_path = targets(path, root)
