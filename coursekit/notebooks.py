@@ -41,13 +41,26 @@ def _text_only(output):
     return output  # errors are kept so a broken refresh is visible
 
 
+def _merge_streams(outputs):
+    """Join consecutive stream outputs of the same name: how a print is split into chunks
+    varies from run to run, and would otherwise change the stored notebook each time."""
+    merged = []
+    for o in outputs:
+        if merged and o.output_type == "stream" and merged[-1].output_type == "stream" \
+                and merged[-1].name == o.name:
+            merged[-1].text += o.text
+        else:
+            merged.append(o)
+    return merged
+
+
 def strip_outputs(nb):
     """Drop outputs of unchecked cells and non-text outputs of checked ones (in place)."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         if is_checked(cell):
-            cell.outputs = [o for o in (_text_only(o) for o in cell.outputs) if o is not None]
+            cell.outputs = _merge_streams([o for o in (_text_only(o) for o in cell.outputs) if o is not None])
         else:
             cell.outputs = []
             cell.execution_count = None

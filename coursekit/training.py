@@ -12,7 +12,7 @@ import numpy as np
 from .layers import Module
 from .losses import Loss
 
-__all__ = ["History", "DivergenceError", "train_full_batch", "accuracy", "progress"]
+__all__ = ["History", "DivergenceError", "train_full_batch", "accuracy", "default_metric", "progress"]
 
 
 class DivergenceError(FloatingPointError):
@@ -74,12 +74,13 @@ class History:
         return f"History({len(self.records)} records, keys={self.keys()})"
 
 
-def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+def accuracy(scores: np.ndarray, labels: np.ndarray, threshold: float = 0.0) -> float:
     """Fraction of correct predictions.
 
     ``scores`` ``(N, C)`` with C > 1: argmax over classes; ``(N,)`` or ``(N, 1)``: a binary
-    score, predicted 1 when above 0 (logits) -- pass probabilities minus 0.5 if needed.
-    ``labels``: class indices ``(N,)``, or {0, 1} / {-1, +1} for binary scores.
+    score, predicted positive when above ``threshold`` (0 for logits and SVM scores, 0.5
+    for probabilities). ``labels``: class indices ``(N,)``, or {0, 1} / {-1, +1} for
+    binary scores.
     """
     scores = np.asarray(scores)
     labels = np.asarray(labels)
@@ -88,7 +89,16 @@ def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
         return float(np.mean(pred == labels.reshape(-1)))
     s = scores.reshape(-1)
     t = labels.reshape(-1)
-    return float(np.mean((s > 0) == (t > 0)))
+    return float(np.mean((s > threshold) == (t > 0)))
+
+
+def default_metric(loss: Loss):
+    """Accuracy with the threshold that fits the loss's input: 0.5 for probabilities
+    (``BCELoss``), 0 for scores (logits, SVM margins)."""
+    from .losses import BCELoss
+
+    threshold = 0.5 if isinstance(loss, BCELoss) else 0.0
+    return lambda scores, labels: accuracy(scores, labels, threshold)
 
 
 def _check_finite(value, what: str, step: int):
@@ -101,13 +111,15 @@ def _check_finite(value, what: str, step: int):
 
 def train_full_batch(model: Module, loss: Loss, X, y, lr: float = 0.1, steps: int = 100,
                      optimizer=None, X_val=None, y_val=None, log_every: int = 1,
-                     metric=accuracy, show_progress: bool | None = None) -> History:
+                     metric="accuracy", show_progress: bool | None = None) -> History:
     """Full-batch gradient descent: each step uses every training sample.
 
     ``W <- W - lr * dLoss/dW`` for every parameter (or ``optimizer.step(grads)`` when an
     optimiser from :mod:`coursekit.optim` is given). Logs ``step``, ``train_loss``,
     ``train_acc`` (and ``val_loss``, ``val_acc`` when validation data is given) every
-    ``log_every`` steps, plus the final step. Raises :class:`DivergenceError` naming the
+    ``log_every`` steps, plus the final step. ``metric="accuracy"`` picks the decision
+    threshold from the loss (:func:`default_metric`); pass a function ``(scores, labels)
+    -> float`` or ``None`` instead. Raises :class:`DivergenceError` naming the
     step when the loss or a gradient turns NaN/inf. A progress bar is shown for runs of
     more than 200 steps unless ``show_progress=False``.
     """
@@ -116,6 +128,8 @@ def train_full_batch(model: Module, loss: Loss, X, y, lr: float = 0.1, steps: in
     if optimizer is None and not lr > 0:
         raise ValueError(f"train_full_batch: expected lr > 0, got {lr}")
     X = np.asarray(X, dtype=float)
+    if metric == "accuracy":
+        metric = default_metric(loss)
     hist = History()
     params = model.parameters()
     show = steps > 200 if show_progress is None else show_progress

@@ -108,6 +108,17 @@ class JupyterLab:
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
+    def _api(self, path: str, method: str = "GET"):
+        req = urllib.request.Request(f"{self.base}{path}", method=method,
+                                     headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels(self):
+        for kernel in self._api("/api/kernels") or []:
+            self._api(f"/api/kernels/{kernel['id']}", method="DELETE")
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
@@ -131,7 +142,10 @@ class Student:
 
     def open(self, name: str, timeout_ms: int = 60_000):
         page = self.page
-        page.goto(f"{self.lab.base}/lab/tree/{name}?token={self.lab.token}", timeout=timeout_ms)
+        # a fresh workspace per notebook, so no tab of an earlier test is restored
+        workspace = Path(name).stem.replace(".", "-")
+        page.goto(f"{self.lab.base}/lab/workspaces/{workspace}/tree/{name}?reset&token={self.lab.token}",
+                  timeout=timeout_ms)
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
         # a notebook whose kernel does not exist opens a "Select Kernel" dialog
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-Dialog", timeout=timeout_ms)
@@ -149,9 +163,19 @@ class Student:
 
     def run_all(self, timeout_ms: int = 300_000):
         page = self.page
-        page.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        started = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]" \
+                  ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"
+        for attempt in range(3):  # the first click can land before the panel has focus
+            page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+            try:
+                page.wait_for_function(started, timeout=15_000)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise AssertionError("Run > Run All Cells did not start the notebook") from None
+                page.keyboard.press("Escape")
         # every code cell shows an execution count, and the kernel is idle again
         page.wait_for_function(
             "() => { const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];"
@@ -202,3 +226,4 @@ class Student:
 
     def close(self):
         self.context.close()
+        self.lab.shutdown_kernels()

@@ -62,3 +62,13 @@ def test_bad_arguments_are_named():
         train_full_batch(model, Ls.MSELoss(), np.ones((1, 2)), np.ones((1, 2)), steps=0)
     with pytest.raises(ValueError, match="expected lr > 0, got -1"):
         train_full_batch(model, Ls.MSELoss(), np.ones((1, 2)), np.ones((1, 2)), lr=-1)
+
+
+def test_default_metric_thresholds_probabilities_at_one_half():
+    """With a sigmoid output and BCELoss the scores are probabilities, not logits."""
+    X, y = D.make_blobs(n=100, rng=2)
+    model = L.MLP([2, 6, 1], activation="tanh", output="sigmoid", rng=2)
+    h = train_full_batch(model, Ls.BCELoss(), X, y[:, None].astype(float), lr=1.0, steps=100)
+    probs = model.forward(X)
+    assert abs(h.last("train_acc") - np.mean((probs[:, 0] > 0.5) == (y > 0))) < 0.05
+    assert accuracy(np.array([0.2, 0.7]), np.array([0, 1]), threshold=0.5) == 1.0
