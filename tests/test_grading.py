@@ -17,7 +17,7 @@ import pytest
 
 from coursekit import cli
 from coursekit.grading import CourseError, grade, reference, release
-from coursekit.grading.notebook import cells_of, normalise, stub
+from coursekit.grading.notebook import Cell, cells_of, normalise, stub
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*.ipynb"))
@@ -249,6 +249,11 @@ def test_missing_answer_graded_as_stub_even_against_the_solution(course, tmp_pat
     got, why = scores(course, path, ref=reference.load(course / "solutions" / "00_toy.ipynb"))
     assert got == {"q1": 0, "q2": 4, "q3": 1}
     assert why["q1"] == "NotImplementedError: multiply by two"
+
+
+def test_suspicious_answers_are_noted_for_review():
+    cells = [Cell("answer", SILENCE, "a1"), Cell("answer", A2, "a2"), Cell("code", "import sys")]
+    assert grade.suspicious(cells) == ["answer a1 uses excepthook, get_ipython: review it by hand"]
 
 
 def test_unreadable_submission_scores_zero_without_running(course, tmp_path):

@@ -19,6 +19,7 @@ from jupyter_client import KernelManager
 
 from .notebook import normalise
 
+MAX_OUTPUT = 100_000  # characters of a cell's output kept (an answer may print forever)
 _GUARD = '__import__("sys").modules["coursekit.grading.kernel_guard"]'
 #: Grader code run once, before any notebook cell (see ``kernel_guard.py``).
 PREAMBLE = "import coursekit.grading.kernel_guard\ncoursekit.grading.kernel_guard.install(get_ipython())\ndel coursekit"
@@ -175,13 +176,15 @@ class Kernel:
 
     @staticmethod
     def _collect(msg, parts: list[str]) -> bool:
+        """Keep stdout and ``text/plain`` results (``clear_output`` is ignored: a check's
+        text cannot be wiped by the code it calls); stop keeping after ``MAX_OUTPUT``."""
         kind, content = msg["msg_type"], msg["content"]
+        text = None
         if kind == "stream" and content.get("name") == "stdout":
-            parts.append(content.get("text", ""))
+            text = content.get("text", "")
         elif kind in ("execute_result", "display_data"):
             text = content.get("data", {}).get("text/plain")
-            if text is not None:
-                parts.append(text + "\n")
-        elif kind == "clear_output":
-            parts.clear()
+            text = None if text is None else text + "\n"
+        if text is not None and sum(map(len, parts)) < MAX_OUTPUT:
+            parts.append(text[:MAX_OUTPUT])
         return kind == "status" and content.get("execution_state") == "idle"
