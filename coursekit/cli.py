@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .grading import CourseError
 
@@ -16,12 +17,17 @@ from .grading import CourseError
 def _release(args) -> int:
     from .grading import release
 
+    solutions = args.solutions or sorted(
+        str(p) for p in Path(args.root, "solutions").glob("[0-9]*.ipynb")
+    )
+    if not solutions:
+        raise CourseError(f"no solutions/[0-9]*.ipynb under {args.root}")
     if args.check:
-        stale = {path: release.stale_reasons(path, args.root) for path in args.solutions}
+        stale = {path: release.stale_reasons(path, args.root) for path in solutions}
         for path, reasons in stale.items():
             print(f"{path}: " + ("; ".join(reasons) if reasons else "up to date"))
         return 1 if any(stale.values()) else 0
-    for path in args.solutions:
+    for path in solutions:
         seconds = release.release(path, args.root, args.timeout)
         student, store = release.targets(path, args.root)
         print(f"{path}: ran in {seconds:.1f} s; wrote {student} and {store}")
@@ -50,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
 
     rel = commands.add_parser("release", help="regenerate assignments/ from solutions/")
-    rel.add_argument("solutions", nargs="+", help="solutions/NN_name.ipynb")
+    rel.add_argument("solutions", nargs="*", help="solutions/NN_name.ipynb (default: all of them)")
     rel.add_argument(
         "--root", default=".", help="course checkout holding assignments/ (default: .)"
     )

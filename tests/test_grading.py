@@ -155,6 +155,7 @@ def test_release_writes_stubs_reference_outputs_and_no_hidden_checks(course):
     store = json.loads((course / "assignments" / ".reference" / "00_toy.json").read_text())
     assert "area(2)" not in json.dumps(store) and "return 2 * x" not in json.dumps(store)
     assert release.stale_reasons(course / "solutions" / "00_toy.ipynb", course) == []
+    assert cli.main(["release", "--check", "--root", str(course)]) == 0
 
 
 def test_stale_when_solution_or_assignment_edited(course, tmp_path):
@@ -170,6 +171,7 @@ def test_stale_when_solution_or_assignment_edited(course, tmp_path):
     assert any(".reference" in r for r in release.stale_reasons(edited, tmp_path))
     nbformat.write(toy_solution(), str(edited))  # checks without reference outputs
     assert any("no reference output" in r for r in release.stale_reasons(edited, tmp_path))
+    assert cli.main(["release", "--check", "--root", str(tmp_path)]) == 1
 
 
 def test_check_without_reference_output_is_a_course_error(course, tmp_path):
