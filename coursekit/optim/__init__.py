@@ -14,6 +14,7 @@ _EXPORTS = {
     "SGD": "sgd",
     "Momentum": "sgd",
     "Nesterov": "sgd",
+    "momentum_rate": "sgd",
     # second order and per-dimension methods
     "Newton": "newton",
     "Rprop": "rprop",
