@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 LECTURES = sorted((ROOT / "lectures").glob("*.ipynb"))
 WIDGET_MARKERS = ("ipywidgets", "explore(", "Slider")
-PROGRESS_MARKERS = ("progress(", "show_progress=True")
+PROGRESS_MARKERS = ("progress(", "show_progress=True")  # a bar is certain
+TRAINING_MARKERS = ("train_full_batch(", "train_minibatch(", "train_torch(")  # a bar on long runs
 
 
 def _source(path: Path) -> str:
@@ -38,11 +39,13 @@ def expectations(path: Path) -> dict:
     return {
         "widgets": any(m in src for m in WIDGET_MARKERS),
         "progress": any(m in src for m in PROGRESS_MARKERS),
+        "training": any(m in src for m in TRAINING_MARKERS),
         "figures": "plt." in src or "plot_" in src or "ax." in src,
     }
 
 
-INTERACTIVE = [p for p in LECTURES if expectations(p)["widgets"] or expectations(p)["progress"]]
+# lectures with interactive content: widgets, or training loops that may show a progress bar
+INTERACTIVE = [p for p in LECTURES if any(expectations(p)[k] for k in ("widgets", "progress", "training"))]
 
 
 @pytest.fixture(scope="module")
