@@ -192,8 +192,17 @@ class Student:
         return [loc.nth(i).inner_text()[:400] for i in range(loc.count())]
 
     def widget_errors(self) -> list[str]:
-        loc = self.page.locator(".jp-OutputArea-output", has_text="Error displaying widget")
-        return [loc.nth(i).inner_text()[:200] for i in range(loc.count())]
+        """Widgets that did not become live controls: JupyterLab's error box, or the text
+        a kernel sends for clients without the widget front end (``FloatSlider(value=...)``,
+        tqdm's frozen ``0%|          | 0/20`` line)."""
+        return self.page.evaluate(
+            r"""() => [...document.querySelectorAll('.jp-OutputArea-output')]
+                .map(e => e.innerText.trim())
+                .filter(t => t.includes('Error displaying widget')
+                    || /^[A-Z]\w*\((value|children|description|layout|outputs)=/.test(t)
+                    || /\|\s*0\/\d+ \[/.test(t))
+                .map(t => t.slice(0, 200))"""
+        )
 
     def count(self, selector: str) -> int:
         return self.page.locator(selector).count()
