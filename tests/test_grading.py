@@ -265,7 +265,7 @@ def test_unreadable_submission_scores_zero_without_running(course, tmp_path):
         path, reference.load(course / "assignments" / ".reference" / "00_toy.json")
     )
     assert report.total == 0 and report.possible == 6
-    assert report.questions[0].message == "cannot read the submission (NotJSONError)"
+    assert report.questions[0].message == "cannot read the submission (JSONDecodeError)"
 
 
 # ---------------------------------------------------------------- tampering

@@ -7,10 +7,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from . import reference as references
-from .notebook import Cell, CourseError, normalise, role, stub
+from .notebook import Cell, CourseError, normalise, stub
 from .runner import Kernel
 
 DEFAULT_TIMEOUT = 30.0
@@ -59,23 +57,33 @@ class Report:
         return "\n".join(rows)
 
 
-def read_submission(path) -> nbformat.NotebookNode:
-    """Read a submission without ever opening it for writing."""
-    text = Path(path).read_bytes().decode("utf-8")
-    return nbformat.reads(text, as_version=4)
+def read_submission(path) -> dict:
+    """A submission's JSON, read without ever opening it for writing.
+
+    Plain JSON rather than ``nbformat``: a notebook that fails schema validation still
+    has answer cells worth grading.
+    """
+    data = json.loads(Path(path).read_bytes().decode("utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise ValueError("not a notebook: no list of cells")
+    return data
 
 
-def answers_of(nb, notes: list[str]) -> dict[str, str]:
+def answers_of(nb: dict, notes: list[str]) -> dict[str, str]:
     """Answer id -> source of the submission's answer cells (the first one of each id)."""
     answers: dict[str, str] = {}
-    for cell in nb.cells:
-        key = role(cell).get("answer")
-        if cell.get("cell_type") != "code" or not isinstance(key, str):
+    for cell in nb["cells"]:
+        meta = cell.get("metadata") if isinstance(cell, dict) else None
+        role = meta.get("coursekit") if isinstance(meta, dict) else None
+        key = role.get("answer") if isinstance(role, dict) else None
+        if not isinstance(key, str) or cell.get("cell_type") != "code":
             continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
         if key in answers:
             notes.append(f"answer {key} appears more than once; the first one was graded")
         else:
-            answers[key] = cell.get("source", "")
+            answers[key] = source
     return answers
 
 
@@ -202,7 +210,9 @@ def reference_for(submission, reference=None) -> Path:
         return Path(reference)
     try:
         nb = read_submission(submission)
-        name = nb.metadata.get("coursekit", {}).get("assignment") or Path(submission).stem
+        name = (
+            nb.get("metadata", {}).get("coursekit", {}).get("assignment") or Path(submission).stem
+        )
     except Exception:
         name = Path(submission).stem
     return references.locate(name)

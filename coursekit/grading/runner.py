@@ -49,7 +49,9 @@ def assigned_names(source: str) -> list[str]:
 
 @dataclass
 class Result:
-    """What one cell did: ``status`` is ``ok``, ``error``, ``timeout`` or ``dead``."""
+    """What one cell did: ``status`` is ``ok``, ``error``, ``timeout``, ``dead`` or
+    ``tampered`` (a check that replaced what the guard protects); ``output`` is its
+    normalised text, ``error`` a one-line ``Name: message``."""
 
     status: str
     output: str = ""
@@ -107,7 +109,10 @@ class Kernel:
         self.restarts += 1
         self.start()
         for source in self.replay:
-            self._execute(source, self.timeout)
+            if self._execute(source, self.timeout).status in ("timeout", "dead"):
+                self.shutdown()  # a cell that ran fine once hangs now: start bare
+                self.start()
+                break
 
     def run(self, source: str, keep: bool = True) -> Result:
         """Run one cell; on timeout or death, restart (the cell is not replayed)."""
