@@ -25,7 +25,8 @@ import time
 import numpy as np
 import torch
 
-from coursekit import layers as L, losses as Ls
+from coursekit import layers as L
+from coursekit import losses as Ls
 
 
 def median_time(fn, min_time=0.3, min_reps=5):
@@ -72,7 +73,11 @@ def bench(dtype, n, w):
     model = L.MLP([w, w, w, w], activation="relu", rng=0, dtype=np_dtype)
     t_ck = median_time(coursekit_step(model, Ls.MSELoss(), X, Y))
     net = torch.nn.Sequential(
-        torch.nn.Linear(w, w), torch.nn.ReLU(), torch.nn.Linear(w, w), torch.nn.ReLU(), torch.nn.Linear(w, w)
+        torch.nn.Linear(w, w),
+        torch.nn.ReLU(),
+        torch.nn.Linear(w, w),
+        torch.nn.ReLU(),
+        torch.nn.Linear(w, w),
     ).to(torch_dtype)
     t_pt = median_time(torch_step(net, torch.from_numpy(X), torch.from_numpy(Y)))
     W = rng.standard_normal((w, w)).astype(np_dtype)
@@ -84,14 +89,20 @@ def bench(dtype, n, w):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="batches 256 and 1024, widths 256 and 1024 only")
+    parser.add_argument(
+        "--quick", action="store_true", help="batches 256 and 1024, widths 256 and 1024 only"
+    )
     args = parser.parse_args()
     batches = [256, 1024] if args.quick else [64, 256, 1024, 4096]
     widths = [256, 1024] if args.quick else [64, 256, 1024]
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}, "
-          f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"{'dtype':8s} {'N':>5s} {'w':>5s} {'coursekit ms':>12s} {'torch ms':>9s} {'ratio':>6s} "
-          f"{'GFLOP/s':>8s} {'matmul':>8s} {'of mm':>6s}  targets")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, numpy {np.__version__}, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
+    print(
+        f"{'dtype':8s} {'N':>5s} {'w':>5s} {'coursekit ms':>12s} {'torch ms':>9s} {'ratio':>6s} "
+        f"{'GFLOP/s':>8s} {'matmul':>8s} {'of mm':>6s}  targets"
+    )
     for dtype in ("float64", "float32"):
         for n in batches:
             for w in widths:
@@ -102,8 +113,11 @@ def main():
                     marks.append("ratio " + ("ok" if ratio <= 1.1 else "MISSED"))
                 if n >= 1024:
                     marks.append("rate " + ("ok" if frac >= 0.7 else "MISSED"))
-                print(f"{dtype:8s} {n:5d} {w:5d} {1e3 * t_ck:12.3f} {1e3 * t_pt:9.3f} {ratio:6.2f} "
-                      f"{gf:8.1f} {gf_mm:8.1f} {frac:6.0%}  {', '.join(marks)}", flush=True)
+                print(
+                    f"{dtype:8s} {n:5d} {w:5d} {1e3 * t_ck:12.3f} {1e3 * t_pt:9.3f} {ratio:6.2f} "
+                    f"{gf:8.1f} {gf_mm:8.1f} {frac:6.0%}  {', '.join(marks)}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

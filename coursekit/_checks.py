@@ -17,7 +17,9 @@ def as_batch(x, name: str = "x", features: int | None = None, ndim: int = 2) -> 
         arr = arr.astype(np.float64)
     if arr.ndim != ndim:
         want = "(N, D)" if ndim == 2 else f"rank {ndim}"
-        raise ValueError(f"{name}: expected an array of shape {want} (batch first), got shape {arr.shape}")
+        raise ValueError(
+            f"{name}: expected an array of shape {want} (batch first), got shape {arr.shape}"
+        )
     if features is not None and arr.shape[-1] != features:
         raise ValueError(
             f"{name}: expected {features} features in the last axis, got shape {arr.shape}"
@@ -43,8 +45,10 @@ def in_range(value, name: str, low=None, high=None, low_open=False, high_open=Fa
     if not ok or value != value:  # NaN fails every comparison
         lo = "-inf" if low is None else f"{low}"
         hi = "inf" if high is None else f"{high}"
-        interval = ("(" if low_open or low is None else "[") + f"{lo}, {hi}" + (
-            ")" if high_open or high is None else "]"
+        interval = (
+            ("(" if low_open or low is None else "[")
+            + f"{lo}, {hi}"
+            + (")" if high_open or high is None else "]")
         )
         raise ValueError(f"{name}: expected a value in {interval}, got {value!r}")
     return value

@@ -55,7 +55,9 @@ def standardize_split(split: Split) -> Split:
     mean = split.X_train.mean(axis=0)
     std = split.X_train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
-    return Split((split.X_train - mean) / std, split.y_train, (split.X_test - mean) / std, split.y_test)
+    return Split(
+        (split.X_train - mean) / std, split.y_train, (split.X_test - mean) / std, split.y_test
+    )
 
 
 def _digits():
@@ -72,8 +74,9 @@ def load_digits_multiclass(test_fraction: float = 0.25, standardize: bool = True
     return standardize_split(split) if standardize else split
 
 
-def load_digits_binary(digit: int = 2, test_fraction: float = 0.25, standardize: bool = True,
-                       rng=0) -> Split:
+def load_digits_binary(
+    digit: int = 2, test_fraction: float = 0.25, standardize: bool = True, rng=0
+) -> Split:
     """The "``digit`` vs not ``digit``" problem: labels 1.0 for the digit and 0.0 for every other.
 
     About one image in ten is positive, so a classifier that always says "no" already
@@ -86,8 +89,9 @@ def load_digits_binary(digit: int = 2, test_fraction: float = 0.25, standardize:
     return standardize_split(split) if standardize else split
 
 
-def make_blobs(n: int = 200, centers: int = 2, dim: int = 2, spread: float = 1.0,
-               distance: float = 4.0, rng=0):
+def make_blobs(
+    n: int = 200, centers: int = 2, dim: int = 2, spread: float = 1.0, distance: float = 4.0, rng=0
+):
     """``centers`` Gaussian clusters with centres on a circle of radius ``distance/2``.
 
     Returns ``X (n, dim)`` and integer labels ``(n,)``.

@@ -30,7 +30,9 @@ def numerical_gradient(f, x: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray
     """
     x = np.asarray(x)
     if x.dtype != np.float64:
-        raise TypeError(f"numerical_gradient: expected a float64 array (float32 is too coarse), got {x.dtype}")
+        raise TypeError(
+            f"numerical_gradient: expected a float64 array (float32 is too coarse), got {x.dtype}"
+        )
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     for _ in it:
@@ -52,7 +54,9 @@ def rel_error(a, b) -> float:
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
-        raise ValueError(f"rel_error: expected arrays of the same shape, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"rel_error: expected arrays of the same shape, got {a.shape} and {b.shape}"
+        )
     if a.size == 0:
         return 0.0
     scale = max(np.max(np.abs(a)), np.max(np.abs(b)))
@@ -80,8 +84,9 @@ class GradCheckResult(dict):
         return "\n".join(lines)
 
 
-def check_gradients(f, arrays: dict, analytic: dict, eps: float = DEFAULT_EPS,
-                    tol: float = DEFAULT_TOL) -> GradCheckResult:
+def check_gradients(
+    f, arrays: dict, analytic: dict, eps: float = DEFAULT_EPS, tol: float = DEFAULT_TOL
+) -> GradCheckResult:
     """Compare analytic gradients with centred differences.
 
     ``f()`` takes no argument and returns the scalar loss computed from the arrays in
@@ -97,8 +102,15 @@ def check_gradients(f, arrays: dict, analytic: dict, eps: float = DEFAULT_EPS,
     return GradCheckResult(errors, tol)
 
 
-def check_module(model, loss, X, target, eps: float = DEFAULT_EPS, tol: float = DEFAULT_TOL,
-                 include_input: bool = True) -> GradCheckResult:
+def check_module(
+    model,
+    loss,
+    X,
+    target,
+    eps: float = DEFAULT_EPS,
+    tol: float = DEFAULT_TOL,
+    include_input: bool = True,
+) -> GradCheckResult:
     """Gradient-check every parameter (and the input) of a coursekit model under a loss."""
     X = np.array(X, dtype=np.float64, copy=True)
 
@@ -107,8 +119,12 @@ def check_module(model, loss, X, target, eps: float = DEFAULT_EPS, tol: float = 
 
     f()
     grad_x = model.backward(loss.backward())
-    arrays = dict(model.named_parameters()) if hasattr(model, "named_parameters") else dict(model.params)
-    analytic = dict(model.named_gradients()) if hasattr(model, "named_gradients") else dict(model.grads)
+    arrays = (
+        dict(model.named_parameters()) if hasattr(model, "named_parameters") else dict(model.params)
+    )
+    analytic = (
+        dict(model.named_gradients()) if hasattr(model, "named_gradients") else dict(model.grads)
+    )
     analytic = {k: v.copy() for k, v in analytic.items()}
     if include_input:
         arrays["input"] = X

@@ -141,8 +141,9 @@ class Linear(Module):
     Initialised like PyTorch: both W and b uniform in $\\pm 1/\\sqrt{\\text{in\\_features}}$.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, rng=None,
-                 dtype=np.float64):
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, rng=None, dtype=np.float64
+    ):
         super().__init__()
         if int(in_features) < 1 or int(out_features) < 1:
             raise ValueError(
@@ -151,7 +152,9 @@ class Linear(Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         rng = make_rng(rng)
         bound = 1.0 / np.sqrt(self.in_features)
-        self.params["weight"] = rng.uniform(-bound, bound, (self.out_features, self.in_features)).astype(dtype)
+        self.params["weight"] = rng.uniform(
+            -bound, bound, (self.out_features, self.in_features)
+        ).astype(dtype)
         if bias:
             self.params["bias"] = rng.uniform(-bound, bound, self.out_features).astype(dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -334,7 +337,9 @@ class Sequential(Module):
         super().__init__()
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {i} is {type(layer).__name__}, expected a coursekit Module")
+                raise TypeError(
+                    f"Sequential: layer {i} is {type(layer).__name__}, expected a coursekit Module"
+                )
         self.layers = list(layers)
 
     def forward(self, x):
@@ -363,7 +368,9 @@ class Sequential(Module):
             layer.zero_grad()
 
     def named_parameters(self) -> list[tuple[str, np.ndarray]]:
-        return [(f"{i}.{k}", v) for i, layer in enumerate(self.layers) for k, v in layer.params.items()]
+        return [
+            (f"{i}.{k}", v) for i, layer in enumerate(self.layers) for k, v in layer.params.items()
+        ]
 
     def parameters(self) -> list[np.ndarray]:
         return [v for _, v in self.named_parameters()]
@@ -372,7 +379,11 @@ class Sequential(Module):
         return [layer.grads[k] for layer in self.layers for k in layer.params]
 
     def named_gradients(self) -> list[tuple[str, np.ndarray]]:
-        return [(f"{i}.{k}", layer.grads[k]) for i, layer in enumerate(self.layers) for k in layer.params]
+        return [
+            (f"{i}.{k}", layer.grads[k])
+            for i, layer in enumerate(self.layers)
+            for k in layer.params
+        ]
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer, keyed like PyTorch's ``state_dict``."""
@@ -425,8 +436,9 @@ class MLP(Sequential):
     fused losses (``BCEWithLogitsLoss``, ``CrossEntropyLoss``) expect.
     """
 
-    def __init__(self, sizes, activation: str = "relu", output: str | None = None, rng=None,
-                 dtype=np.float64):
+    def __init__(
+        self, sizes, activation: str = "relu", output: str | None = None, rng=None, dtype=np.float64
+    ):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"MLP: expected at least two positive layer sizes, got {sizes}")

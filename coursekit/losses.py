@@ -29,7 +29,9 @@ def one_hot(labels, num_classes: int) -> np.ndarray:
     """``(N,)`` integer labels -> ``(N, num_classes)`` float one-hot rows (the lecture's d)."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise ValueError(f"one_hot: expected a 1-D integer array of labels, got shape {labels.shape}, dtype {labels.dtype}")
+        raise ValueError(
+            f"one_hot: expected a 1-D integer array of labels, got shape {labels.shape}, dtype {labels.dtype}"
+        )
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(
             f"one_hot: expected labels in [0, {num_classes - 1}], got values from {labels.min()} to {labels.max()}"
@@ -46,7 +48,9 @@ class Loss:
 
     def __init__(self, reduction: str = "mean"):
         if reduction not in self.reductions:
-            raise ValueError(f"{type(self).__name__}: expected reduction in {self.reductions}, got {reduction!r}")
+            raise ValueError(
+                f"{type(self).__name__}: expected reduction in {self.reductions}, got {reduction!r}"
+            )
         self.reduction = reduction
         self._cache = None
 
@@ -108,9 +112,13 @@ class BCELoss(Loss):
     def forward(self, input, target):
         y, d = _pair(input, target, "BCELoss")
         if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"BCELoss: expected probabilities in [0, 1], got values in [{y.min():.3g}, {y.max():.3g}]")
+            raise ValueError(
+                f"BCELoss: expected probabilities in [0, 1], got values in [{y.min():.3g}, {y.max():.3g}]"
+            )
         if d.size and (d.min() < 0 or d.max() > 1):
-            raise ValueError(f"BCELoss: expected targets in [0, 1], got values in [{d.min():.3g}, {d.max():.3g}]")
+            raise ValueError(
+                f"BCELoss: expected targets in [0, 1], got values in [{d.min():.3g}, {d.max():.3g}]"
+            )
         with np.errstate(divide="ignore"):
             log_y = np.maximum(np.log(y), -100.0)
             log_1my = np.maximum(np.log1p(-y), -100.0)
@@ -154,15 +162,21 @@ class CrossEntropyLoss(Loss):
         n, c = z.shape
         if t.ndim == 1:
             if t.shape[0] != n:
-                raise ValueError(f"CrossEntropyLoss target: expected {n} class indices to match the input's batch, got shape {t.shape}")
+                raise ValueError(
+                    f"CrossEntropyLoss target: expected {n} class indices to match the input's batch, got shape {t.shape}"
+                )
             if t.dtype.kind not in "iu":
-                raise ValueError(f"CrossEntropyLoss target: expected integer class indices for a 1-D target, got dtype {t.dtype}")
+                raise ValueError(
+                    f"CrossEntropyLoss target: expected integer class indices for a 1-D target, got dtype {t.dtype}"
+                )
             d = one_hot(t, c)
         elif t.ndim == 2:
             d = np.asarray(t, dtype=float)
             same_shape(z, d, "CrossEntropyLoss input", "CrossEntropyLoss target")
         else:
-            raise ValueError(f"CrossEntropyLoss target: expected shape ({n},) or ({n}, {c}), got {t.shape}")
+            raise ValueError(
+                f"CrossEntropyLoss target: expected shape ({n},) or ({n}, {c}), got {t.shape}"
+            )
         logp = log_softmax(z)
         self._cache = (z, d)
         return self._reduce(-(d * logp), n)

@@ -25,7 +25,9 @@ __all__ = ["is_checked", "strip_outputs", "execute", "refresh", "main"]
 
 
 def is_checked(cell) -> bool:
-    return cell.cell_type == "code" and any(line.strip() == CHECK_MARK for line in cell.source.splitlines())
+    return cell.cell_type == "code" and any(
+        line.strip() == CHECK_MARK for line in cell.source.splitlines()
+    )
 
 
 def _text_only(output):
@@ -46,8 +48,12 @@ def _merge_streams(outputs):
     varies from run to run, and would otherwise change the stored notebook each time."""
     merged = []
     for o in outputs:
-        if merged and o.output_type == "stream" and merged[-1].output_type == "stream" \
-                and merged[-1].name == o.name:
+        if (
+            merged
+            and o.output_type == "stream"
+            and merged[-1].output_type == "stream"
+            and merged[-1].name == o.name
+        ):
             merged[-1].text += o.text
         else:
             merged.append(o)
@@ -60,7 +66,9 @@ def strip_outputs(nb):
         if cell.cell_type != "code":
             continue
         if is_checked(cell):
-            cell.outputs = _merge_streams([o for o in (_text_only(o) for o in cell.outputs) if o is not None])
+            cell.outputs = _merge_streams(
+                [o for o in (_text_only(o) for o in cell.outputs) if o is not None]
+            )
         else:
             cell.outputs = []
             cell.execution_count = None
@@ -72,7 +80,9 @@ def strip_outputs(nb):
 def execute(nb, cwd: Path, timeout: int = 300):
     from nbclient import NotebookClient
 
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}
+    )
     client.execute()
     return nb
 
@@ -84,7 +94,9 @@ def refresh(path: Path, timeout: int = 300) -> float:
     start = time.perf_counter()
     execute(nb, path.parent, timeout)
     seconds = time.perf_counter() - start
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
+    ]
     if errors:
         raise RuntimeError(f"{path}: a cell raised {errors[0].ename}: {errors[0].evalue}")
     nbformat.write(strip_outputs(nb), path)
@@ -92,7 +104,9 @@ def refresh(path: Path, timeout: int = 300) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m coursekit.notebooks", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m coursekit.notebooks", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("command", choices=["refresh", "strip"])
     parser.add_argument("paths", nargs="+", type=Path)
     parser.add_argument("--timeout", type=int, default=300, help="seconds per cell (default 300)")

@@ -17,8 +17,9 @@ def get_ax(ax=None, figsize=(4.5, 3.5)):
     return ax
 
 
-def plot_decision_boundary(predict, X, y, ax=None, xlim=None, ylim=None, resolution: int = 200,
-                           title: str | None = None):
+def plot_decision_boundary(
+    predict, X, y, ax=None, xlim=None, ylim=None, resolution: int = 200, title: str | None = None
+):
     """Shade the class a 2-D classifier predicts and scatter the data.
 
     ``predict``: a function ``(M, 2) -> (M,)`` class labels, or a coursekit model whose
@@ -34,7 +35,11 @@ def plot_decision_boundary(predict, X, y, ax=None, xlim=None, ylim=None, resolut
     ylim = ylim or (X[:, 1].min() - pad[1], X[:, 1].max() + pad[1])
     gx, gy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
     grid = np.column_stack([gx.ravel(), gy.ravel()])
-    out = predict(grid) if callable(predict) and not hasattr(predict, "forward") else predict.forward(grid)
+    out = (
+        predict(grid)
+        if callable(predict) and not hasattr(predict, "forward")
+        else predict.forward(grid)
+    )
     out = np.asarray(out)
     if out.ndim == 2 and out.shape[1] > 1:
         labels = out.argmax(axis=1)
@@ -43,16 +48,30 @@ def plot_decision_boundary(predict, X, y, ax=None, xlim=None, ylim=None, resolut
         if labels.dtype.kind == "f":
             labels = (labels > 0).astype(int)
     ax.contourf(gx, gy, labels.reshape(gx.shape), alpha=0.25, cmap="coolwarm")
-    ax.scatter(X[:, 0], X[:, 1], c=np.asarray(y).reshape(-1), cmap="coolwarm", s=12, edgecolors="k",
-               linewidths=0.3)
+    ax.scatter(
+        X[:, 0],
+        X[:, 1],
+        c=np.asarray(y).reshape(-1),
+        cmap="coolwarm",
+        s=12,
+        edgecolors="k",
+        linewidths=0.3,
+    )
     ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$")
     if title:
         ax.set_title(title)
     return ax
 
 
-def plot_history(history, keys=("train_loss",), ax=None, logy: bool = False, label_prefix: str = "",
-                 xlabel: str = "step", title: str | None = None):
+def plot_history(
+    history,
+    keys=("train_loss",),
+    ax=None,
+    logy: bool = False,
+    label_prefix: str = "",
+    xlabel: str = "step",
+    title: str | None = None,
+):
     """Draw the named series of a :class:`coursekit.training.History` against the step."""
     ax = get_ax(ax)
     for key in [keys] if isinstance(keys, str) else keys:

@@ -42,7 +42,9 @@ SCALAR_ACTIVATIONS = {
 
 def _act(name):
     if name not in SCALAR_ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}: expected one of {sorted(SCALAR_ACTIVATIONS)}")
+        raise ValueError(
+            f"unknown activation {name!r}: expected one of {sorted(SCALAR_ACTIVATIONS)}"
+        )
     return SCALAR_ACTIVATIONS[name]
 
 
@@ -64,7 +66,9 @@ def from_sequential(model):
         elif type(layer) in names and weights and acts[-1] == "identity":
             acts[-1] = names[type(layer)]
         else:
-            raise ValueError(f"from_sequential: expected Linear layers with elementwise activations, got {layer!r}")
+            raise ValueError(
+                f"from_sequential: expected Linear layers with elementwise activations, got {layer!r}"
+            )
     return weights, acts
 
 
@@ -77,7 +81,9 @@ def scalar_forward(w, acts, x):
         n_prev, n_k = wk.shape[0] - 1, wk.shape[1]
         if len(y[k - 1]) != n_prev + 1:
             raise ValueError(f"layer {k}: expected {n_prev} inputs, got {len(y[k - 1]) - 1}")
-        zk = [None] + [sum(wk[i, j - 1] * y[k - 1][i] for i in range(n_prev + 1)) for j in range(1, n_k + 1)]
+        zk = [None] + [
+            sum(wk[i, j - 1] * y[k - 1][i] for i in range(n_prev + 1)) for j in range(1, n_k + 1)
+        ]
         z.append(zk)
         y.append([1.0] + [f(zk[j]) for j in range(1, n_k + 1)])
     return z, y
@@ -100,5 +106,7 @@ def scalar_backward(w, acts, z, y, dDiv_dy):
         for i in range(n_prev + 1):
             for j in range(1, n_k + 1):
                 dw[k - 1][i, j - 1] = y[k - 1][i] * dz[j]
-        dy[k - 1] = [None] + [sum(w[k - 1][i, j - 1] * dz[j] for j in range(1, n_k + 1)) for i in range(1, n_prev + 1)]
+        dy[k - 1] = [None] + [
+            sum(w[k - 1][i, j - 1] * dz[j] for j in range(1, n_k + 1)) for i in range(1, n_prev + 1)
+        ]
     return dw, np.array(dy[0][1:])

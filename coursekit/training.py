@@ -12,7 +12,14 @@ import numpy as np
 from .layers import Module
 from .losses import Loss
 
-__all__ = ["History", "DivergenceError", "train_full_batch", "accuracy", "default_metric", "progress"]
+__all__ = [
+    "History",
+    "DivergenceError",
+    "train_full_batch",
+    "accuracy",
+    "default_metric",
+    "progress",
+]
 
 
 class DivergenceError(FloatingPointError):
@@ -109,9 +116,20 @@ def _check_finite(value, what: str, step: int):
         )
 
 
-def train_full_batch(model: Module, loss: Loss, X, y, lr: float = 0.1, steps: int = 100,
-                     optimizer=None, X_val=None, y_val=None, log_every: int = 1,
-                     metric="accuracy", show_progress: bool | None = None) -> History:
+def train_full_batch(
+    model: Module,
+    loss: Loss,
+    X,
+    y,
+    lr: float = 0.1,
+    steps: int = 100,
+    optimizer=None,
+    X_val=None,
+    y_val=None,
+    log_every: int = 1,
+    metric="accuracy",
+    show_progress: bool | None = None,
+) -> History:
     """Full-batch gradient descent: each step uses every training sample.
 
     ``W <- W - lr * dLoss/dW`` for every parameter (or ``optimizer.step(grads)`` when an

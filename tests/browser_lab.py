@@ -22,8 +22,14 @@ import urllib.request
 from pathlib import Path
 
 CHROMIUM_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 WIDGET_MANAGER = "@jupyter-widgets/jupyterlab-manager"
@@ -78,22 +84,33 @@ class JupyterLab:
 
     def start(self, timeout: float = 60.0) -> JupyterLab:
         cmd = [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={self.root}", "--ServerApp.log_level=WARN", "--ServerApp.allow_root=True",
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={self.root}",
+            "--ServerApp.log_level=WARN",
+            "--ServerApp.allow_root=True",
             "--LabApp.extension_manager=readonly",
-            "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=self.root)
+        self.proc = subprocess.Popen(
+            cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.root
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyter lab exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                req = urllib.request.Request(f"{self.base}/api/status",
-                                             headers={"Authorization": f"token {self.token}"})
+                req = urllib.request.Request(
+                    f"{self.base}/api/status", headers={"Authorization": f"token {self.token}"}
+                )
                 with urllib.request.urlopen(req, timeout=2) as r:
                     if r.status == 200:
                         return self
@@ -109,8 +126,9 @@ class JupyterLab:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
     def _api(self, path: str, method: str = "GET"):
-        req = urllib.request.Request(f"{self.base}{path}", method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            f"{self.base}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             body = r.read()
         return json.loads(body) if body else None
@@ -144,14 +162,18 @@ class Student:
         page = self.page
         # a fresh workspace per notebook, so no tab of an earlier test is restored
         workspace = Path(name).stem.replace(".", "-")
-        page.goto(f"{self.lab.base}/lab/workspaces/{workspace}/tree/{name}?reset&token={self.lab.token}",
-                  timeout=timeout_ms)
+        page.goto(
+            f"{self.lab.base}/lab/workspaces/{workspace}/tree/{name}?reset&token={self.lab.token}",
+            timeout=timeout_ms,
+        )
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout_ms)
         # a notebook whose kernel does not exist opens a "Select Kernel" dialog
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-Dialog", timeout=timeout_ms)
         if page.locator(".jp-Dialog").count():
             text = page.locator(".jp-Dialog").inner_text()
-            raise AssertionError(f"{name}: JupyterLab opened a dialog instead of the kernel: {text!r}")
+            raise AssertionError(
+                f"{name}: JupyterLab opened a dialog instead of the kernel: {text!r}"
+            )
         self._wait_kernel_idle(timeout_ms)
 
     def _wait_kernel_idle(self, timeout_ms: int):
@@ -163,8 +185,10 @@ class Student:
 
     def run_all(self, timeout_ms: int = 300_000):
         page = self.page
-        started = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]" \
-                  ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"
+        started = (
+            "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
+            ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"
+        )
         for attempt in range(3):  # the first click can land before the panel has focus
             page.locator(".jp-NotebookPanel .jp-Cell").first.click()
             page.get_by_role("menuitem", name="Run", exact=True).click()
@@ -188,7 +212,9 @@ class Student:
     # ---------------------------------------------------------------- what the page shows
     def error_outputs(self) -> list[str]:
         """Tracebacks and anything written to stderr (warnings included)."""
-        loc = self.page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+        loc = self.page.locator(
+            '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+        )
         return [loc.nth(i).inner_text()[:400] for i in range(loc.count())]
 
     def widget_errors(self) -> list[str]:
@@ -218,7 +244,9 @@ class Student:
 
     def move_slider(self, description: str, presses: int = 5) -> None:
         """Focus the handle of the slider labelled ``description`` and press the right arrow."""
-        box = self.page.locator(".widget-slider", has=self.page.locator(".widget-label", has_text=description))
+        box = self.page.locator(
+            ".widget-slider", has=self.page.locator(".widget-label", has_text=description)
+        )
         handle = box.first.locator(".noUi-handle, .ui-slider-handle, input[type=range]").first
         handle.focus()
         for _ in range(presses):

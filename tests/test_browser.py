@@ -45,7 +45,9 @@ def expectations(path: Path) -> dict:
 
 
 # lectures with interactive content: widgets, or training loops that may show a progress bar
-INTERACTIVE = [p for p in LECTURES if any(expectations(p)[k] for k in ("widgets", "progress", "training"))]
+INTERACTIVE = [
+    p for p in LECTURES if any(expectations(p)[k] for k in ("widgets", "progress", "training"))
+]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,9 @@ def browser():
     chromium = find_chromium()
     if chromium is None:
         if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed; .ci/run installs it with apt-get install chromium")
+            pytest.fail(
+                "Chromium is not installed; .ci/run installs it with apt-get install chromium"
+            )
         pytest.skip("Chromium not installed (apt-get install chromium): browser tests skipped")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
@@ -73,7 +77,9 @@ def lab(tmp_path_factory):
 def check_student_view(student: Student, name: str, expect: dict) -> None:
     """Everything a student must see after Run All Cells; raises AssertionError naming what is wrong."""
     errors = student.error_outputs()
-    assert not errors, f"{name}: error or warning output shown to the student:\n" + "\n---\n".join(errors)
+    assert not errors, f"{name}: error or warning output shown to the student:\n" + "\n---\n".join(
+        errors
+    )
     widget_errors = student.widget_errors()
     assert not widget_errors, f"{name}: widgets failed to render: {widget_errors}"
     if expect["figures"]:
@@ -108,7 +114,9 @@ def test_lecture_runs_in_jupyterlab(browser, lab, path):
         student.move_slider("lr", presses=8)
         student.page.wait_for_timeout(2000)
         after = student.image_sources()
-        assert after != before, f"{path.name}: moving the lr slider did not redraw the trajectory plot"
+        assert after != before, (
+            f"{path.name}: moving the lr slider did not redraw the trajectory plot"
+        )
 
     _run(browser, lab, path, after=slider_changes_plot)
 
@@ -125,7 +133,9 @@ def test_every_notebook_names_an_existing_kernel():
     names = set(KernelSpecManager().find_kernel_specs())
     for path in [*LECTURES, *sorted((ROOT / "assignments").glob("*.ipynb"))]:
         kernel = nbformat.read(path, as_version=4).metadata.get("kernelspec", {}).get("name")
-        assert kernel in names, f"{path.name}: kernel {kernel!r} is not installed (have {sorted(names)})"
+        assert kernel in names, (
+            f"{path.name}: kernel {kernel!r} is not installed (have {sorted(names)})"
+        )
 
 
 WIDGET_PROBE = [
@@ -138,7 +148,11 @@ WIDGET_PROBE = [
 def test_missing_widget_frontend_is_caught(browser, tmp_path):
     """The check above must fail when JupyterLab lacks the widget extension."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [nbformat.v4.new_code_cell(src) for src in WIDGET_PROBE]
     probe = tmp_path / "widget_probe.ipynb"
     nbformat.write(nb, probe)
@@ -150,10 +164,14 @@ def test_missing_widget_frontend_is_caught(browser, tmp_path):
         student.open(probe.name)
         student.run_all()
         with pytest.raises(AssertionError, match="widgets failed to render"):
-            check_student_view(student, probe.name, {"widgets": True, "progress": True, "figures": True})
+            check_student_view(
+                student, probe.name, {"widgets": True, "progress": True, "figures": True}
+            )
         # even where no widget is expected by name, the text fallbacks give the failure away
         with pytest.raises(AssertionError, match=r"FloatSlider\(value=0.0|0/20"):
-            check_student_view(student, probe.name, {"widgets": False, "progress": False, "figures": True})
+            check_student_view(
+                student, probe.name, {"widgets": False, "progress": False, "figures": True}
+            )
     finally:
         student.close()
         server.stop()

@@ -17,7 +17,11 @@ def test_digits_binary_shapes_balance_and_standardisation():
 
 
 def test_digits_are_reproducible_and_seed_dependent():
-    a, b, c = D.load_digits_multiclass(rng=0), D.load_digits_multiclass(rng=0), D.load_digits_multiclass(rng=1)
+    a, b, c = (
+        D.load_digits_multiclass(rng=0),
+        D.load_digits_multiclass(rng=0),
+        D.load_digits_multiclass(rng=1),
+    )
     assert np.array_equal(a.X_train, b.X_train) and not np.array_equal(a.X_train, c.X_train)
     assert sorted(np.unique(a.y_train)) == list(range(10))
 

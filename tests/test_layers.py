@@ -6,7 +6,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coursekit import gradcheck, layers as L, losses as Ls
+from coursekit import gradcheck
+from coursekit import layers as L
+from coursekit import losses as Ls
 from tests.torch_oracle import max_rel, t, to_torch
 
 TOL = 1e-10  # float64 agreement between two exact implementations of the same math
@@ -78,7 +80,9 @@ def test_activation_backward_matches_finite_differences(layer_cls):
     layer = layer_cls()
     layer.forward(X)
     analytic = layer.backward(weights)
-    numeric = gradcheck.numerical_gradient(lambda x: float(np.sum(weights * layer.forward(x))), X.copy())
+    numeric = gradcheck.numerical_gradient(
+        lambda x: float(np.sum(weights * layer.forward(x))), X.copy()
+    )
     assert gradcheck.rel_error(analytic, numeric) < gradcheck.DEFAULT_TOL
 
 
@@ -87,7 +91,9 @@ def test_softmax_jacobian_equals_torch_jacobian():
     z = rng.normal(size=(3, 6)) * 3
     ours = L.Softmax().jacobian(z)
     for n in range(3):
-        theirs = torch.autograd.functional.jacobian(lambda v: torch.softmax(v, dim=0), torch.from_numpy(z[n]))
+        theirs = torch.autograd.functional.jacobian(
+            lambda v: torch.softmax(v, dim=0), torch.from_numpy(z[n])
+        )
         assert max_rel(ours[n], theirs) < TOL
     # rows sum to zero (softmax ignores a common shift) and J is symmetric
     assert np.abs(ours.sum(axis=2)).max() < 1e-15
@@ -139,7 +145,10 @@ def test_linear_layout_and_init_like_torch():
     layer = L.Linear(5, 3, rng=0)
     assert layer.params["weight"].shape == (3, 5) and layer.params["bias"].shape == (3,)
     bound = 1 / np.sqrt(5)
-    assert np.abs(layer.params["weight"]).max() <= bound and np.abs(layer.params["bias"]).max() <= bound
+    assert (
+        np.abs(layer.params["weight"]).max() <= bound
+        and np.abs(layer.params["bias"]).max() <= bound
+    )
 
 
 def test_mlp_structure_and_state_dict_round_trip():
@@ -151,7 +160,9 @@ def test_mlp_structure_and_state_dict_round_trip():
     twin.load_state_dict(state)
     X = np.random.default_rng(0).normal(size=(2, 4))
     assert np.array_equal(model(X), twin(X))
-    assert list(state) == [name for name, _ in to_torch(L.MLP([4, 8, 3], "tanh")).named_parameters()]
+    assert list(state) == [
+        name for name, _ in to_torch(L.MLP([4, 8, 3], "tanh")).named_parameters()
+    ]
 
 
 def test_gradient_check_catches_a_wrong_backward():
@@ -202,7 +213,9 @@ def test_backward_checks_grad_shape_and_order():
 
 
 def test_unknown_activation_names_the_choices():
-    with pytest.raises(ValueError, match=r"unknown activation 'relux': expected one of \['identity', 'relu'"):
+    with pytest.raises(
+        ValueError, match=r"unknown activation 'relux': expected one of \['identity', 'relu'"
+    ):
         L.MLP([2, 3, 1], activation="relux")
 
 

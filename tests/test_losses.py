@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coursekit import gradcheck, losses as Ls
+from coursekit import gradcheck
+from coursekit import losses as Ls
 from coursekit.layers import log_softmax, softmax, softmax_jacobian
 from tests.torch_oracle import max_rel, t
 
@@ -30,11 +31,20 @@ def _compare(ours, theirs, x, target, target_t):
 def test_mse_bce_and_logits_match_torch(reduction, shape, seed):
     rng = np.random.default_rng(seed)
     x, d = rng.normal(size=shape), rng.uniform(size=shape)
-    _compare(Ls.MSELoss(reduction), torch.nn.MSELoss(reduction=reduction), x, d, torch.from_numpy(d))
-    _compare(Ls.BCEWithLogitsLoss(reduction), torch.nn.BCEWithLogitsLoss(reduction=reduction), x * 5, d,
-             torch.from_numpy(d))
+    _compare(
+        Ls.MSELoss(reduction), torch.nn.MSELoss(reduction=reduction), x, d, torch.from_numpy(d)
+    )
+    _compare(
+        Ls.BCEWithLogitsLoss(reduction),
+        torch.nn.BCEWithLogitsLoss(reduction=reduction),
+        x * 5,
+        d,
+        torch.from_numpy(d),
+    )
     p = rng.uniform(0.01, 0.99, size=shape)
-    _compare(Ls.BCELoss(reduction), torch.nn.BCELoss(reduction=reduction), p, d, torch.from_numpy(d))
+    _compare(
+        Ls.BCELoss(reduction), torch.nn.BCELoss(reduction=reduction), p, d, torch.from_numpy(d)
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -44,28 +54,48 @@ def test_cross_entropy_matches_torch_for_labels_and_probabilities(reduction, sha
     rng = np.random.default_rng(seed)
     z = rng.normal(size=shape) * 4
     labels = rng.integers(0, shape[1], shape[0])
-    _compare(Ls.CrossEntropyLoss(reduction), torch.nn.CrossEntropyLoss(reduction=reduction), z, labels,
-             torch.from_numpy(labels))
+    _compare(
+        Ls.CrossEntropyLoss(reduction),
+        torch.nn.CrossEntropyLoss(reduction=reduction),
+        z,
+        labels,
+        torch.from_numpy(labels),
+    )
     probs = softmax(rng.normal(size=shape))
-    _compare(Ls.CrossEntropyLoss(reduction), torch.nn.CrossEntropyLoss(reduction=reduction), z, probs,
-             torch.from_numpy(probs))
+    _compare(
+        Ls.CrossEntropyLoss(reduction),
+        torch.nn.CrossEntropyLoss(reduction=reduction),
+        z,
+        probs,
+        torch.from_numpy(probs),
+    )
 
 
-@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides the total loss:UserWarning")  # torch's own
+@pytest.mark.filterwarnings(
+    "ignore:reduction. 'mean' divides the total loss:UserWarning"
+)  # torch's own
 @pytest.mark.parametrize("reduction", ["mean", "batchmean", "sum"])
 def test_kl_divergence_matches_torch(reduction):
     rng = np.random.default_rng(5)
     logy = log_softmax(rng.normal(size=(4, 5)))
     d = softmax(rng.normal(size=(4, 5)))
     d[0, 2] = 0.0  # a zero-probability target term contributes 0, as in torch
-    _compare(Ls.KLDivLoss(reduction), torch.nn.KLDivLoss(reduction=reduction), logy, d, torch.from_numpy(d))
+    _compare(
+        Ls.KLDivLoss(reduction),
+        torch.nn.KLDivLoss(reduction=reduction),
+        logy,
+        d,
+        torch.from_numpy(d),
+    )
 
 
 def test_hinge_matches_torch_clamp_formulation():
     rng = np.random.default_rng(6)
     s = rng.normal(size=(20,)) * 2
     d = rng.choice([-1.0, 1.0], 20)
-    _compare(Ls.HingeLoss(), lambda x, y: torch.clamp(1 - y * x, min=0).mean(), s, d, torch.from_numpy(d))
+    _compare(
+        Ls.HingeLoss(), lambda x, y: torch.clamp(1 - y * x, min=0).mean(), s, d, torch.from_numpy(d)
+    )
 
 
 def test_cross_entropy_gradient_is_y_minus_d_through_the_softmax_jacobian():
@@ -88,13 +118,19 @@ def test_every_loss_passes_a_finite_difference_check():
         (Ls.BCELoss(), rng.uniform(0.1, 0.9, (3, 2)), rng.uniform(size=(3, 2))),
         (Ls.BCEWithLogitsLoss(), rng.normal(size=(3, 2)), rng.uniform(size=(3, 2))),
         (Ls.CrossEntropyLoss(), rng.normal(size=(3, 4)), np.array([1, 0, 3])),
-        (Ls.KLDivLoss("batchmean"), log_softmax(rng.normal(size=(3, 4))), softmax(rng.normal(size=(3, 4)))),
+        (
+            Ls.KLDivLoss("batchmean"),
+            log_softmax(rng.normal(size=(3, 4))),
+            softmax(rng.normal(size=(3, 4))),
+        ),
         (Ls.HingeLoss(), np.array([0.3, -2.0, 1.7]), np.array([1.0, -1.0, -1.0])),
     ]
     for loss, x, d in cases:
         loss.forward(x, d)
         analytic = loss.backward()
-        numeric = gradcheck.numerical_gradient(lambda v, loss=loss, d=d: loss.forward(v, d), x.copy())
+        numeric = gradcheck.numerical_gradient(
+            lambda v, loss=loss, d=d: loss.forward(v, d), x.copy()
+        )
         assert gradcheck.rel_error(analytic, numeric) < gradcheck.DEFAULT_TOL, type(loss).__name__
 
 
@@ -109,15 +145,31 @@ def test_bce_saturates_like_torch():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: Ls.MSELoss().forward(np.ones((2, 3)), np.ones((3, 2))),
-         "MSELoss target: expected shape (2, 3) to match MSELoss input, got (3, 2)"),
-        (lambda: Ls.BCELoss().forward(np.array([1.5]), np.array([1.0])), "expected probabilities in [0, 1]"),
-        (lambda: Ls.CrossEntropyLoss().forward(np.ones((2, 3)), np.array([0.5, 1.0])),
-         "expected integer class indices"),
-        (lambda: Ls.CrossEntropyLoss().forward(np.ones((2, 3)), np.array([0, 3])), "expected labels in [0, 2]"),
-        (lambda: Ls.HingeLoss().forward(np.ones(2), np.array([0.0, 1.0])), "expected labels in {-1, +1}"),
+        (
+            lambda: Ls.MSELoss().forward(np.ones((2, 3)), np.ones((3, 2))),
+            "MSELoss target: expected shape (2, 3) to match MSELoss input, got (3, 2)",
+        ),
+        (
+            lambda: Ls.BCELoss().forward(np.array([1.5]), np.array([1.0])),
+            "expected probabilities in [0, 1]",
+        ),
+        (
+            lambda: Ls.CrossEntropyLoss().forward(np.ones((2, 3)), np.array([0.5, 1.0])),
+            "expected integer class indices",
+        ),
+        (
+            lambda: Ls.CrossEntropyLoss().forward(np.ones((2, 3)), np.array([0, 3])),
+            "expected labels in [0, 2]",
+        ),
+        (
+            lambda: Ls.HingeLoss().forward(np.ones(2), np.array([0.0, 1.0])),
+            "expected labels in {-1, +1}",
+        ),
         (lambda: Ls.MSELoss(reduction="avg"), "expected reduction in ('mean', 'sum'), got 'avg'"),
-        (lambda: Ls.MSELoss().forward(np.array([[np.inf]]), np.array([[0.0]])), "expected finite values"),
+        (
+            lambda: Ls.MSELoss().forward(np.array([[np.inf]]), np.array([[0.0]])),
+            "expected finite values",
+        ),
         (lambda: Ls.MSELoss().backward(), "backward called before forward"),
     ],
 )

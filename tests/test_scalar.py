@@ -5,7 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coursekit import layers as L, losses as Ls, scalar as S
+from coursekit import layers as L
+from coursekit import losses as Ls
+from coursekit import scalar as S
 
 
 @settings(max_examples=20, deadline=None)

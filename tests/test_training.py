@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from coursekit import data as D, layers as L, losses as Ls
+from coursekit import data as D
+from coursekit import layers as L
+from coursekit import losses as Ls
 from coursekit.training import DivergenceError, History, accuracy, train_full_batch
 
 
@@ -24,8 +26,17 @@ def test_one_step_equals_gradient_descent_by_hand():
 def test_training_separates_blobs_and_logs_history():
     s = D.train_test_split(*D.make_blobs(n=200, rng=1), rng=1)
     model = L.MLP([2, 8, 2], activation="relu", rng=1)
-    h = train_full_batch(model, Ls.CrossEntropyLoss(), s.X_train, s.y_train, lr=0.5, steps=60,
-                         X_val=s.X_test, y_val=s.y_test, log_every=10)
+    h = train_full_batch(
+        model,
+        Ls.CrossEntropyLoss(),
+        s.X_train,
+        s.y_train,
+        lr=0.5,
+        steps=60,
+        X_val=s.X_test,
+        y_val=s.y_test,
+        log_every=10,
+    )
     assert h.keys() == ["step", "train_loss", "train_acc", "val_loss", "val_acc"]
     assert list(h["step"]) == [0, 10, 20, 30, 40, 50, 59]
     assert h["train_loss"][-1] < 0.5 * h["train_loss"][0]
@@ -36,7 +47,9 @@ def test_divergence_stops_with_the_step_named():
     X = np.array([[1e3, -1e3], [2e3, 5e2]])
     model = L.MLP([2, 4, 1], activation="identity", rng=0)
     with pytest.raises(DivergenceError, match=r"non-finite \(NaN or inf\) at step \d+"):
-        train_full_batch(model, Ls.MSELoss(), X, np.ones((2, 1)), lr=10.0, steps=200, show_progress=False)
+        train_full_batch(
+            model, Ls.MSELoss(), X, np.ones((2, 1)), lr=10.0, steps=200, show_progress=False
+        )
 
 
 def test_history_series_and_errors():

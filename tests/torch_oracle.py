@@ -20,8 +20,12 @@ def to_torch(model: L.Sequential) -> torch.nn.Sequential:
     mods = []
     for layer in model.layers:
         if isinstance(layer, L.Linear):
-            lin = torch.nn.Linear(layer.in_features, layer.out_features, bias="bias" in layer.params,
-                                  dtype=torch.float64)
+            lin = torch.nn.Linear(
+                layer.in_features,
+                layer.out_features,
+                bias="bias" in layer.params,
+                dtype=torch.float64,
+            )
             mods.append(lin)
         elif isinstance(layer, L.Softmax):
             mods.append(torch.nn.Softmax(dim=-1))

@@ -38,7 +38,9 @@ class Optimizer:
             params = [params]
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__}: expected a non-empty list of parameter arrays")
+            raise ValueError(
+                f"{type(self).__name__}: expected a non-empty list of parameter arrays"
+            )
         for i, p in enumerate(params):
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
                 raise TypeError(
@@ -74,7 +76,9 @@ class Optimizer:
             self._update(i, p, g, self.state[i])
         self.steps += 1
 
-    def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict) -> None:  # pragma: no cover
+    def _update(
+        self, i: int, p: np.ndarray, g: np.ndarray, state: dict
+    ) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def __repr__(self):
