@@ -30,6 +30,7 @@ __all__ = [
     "copy_params_to_torch",
     "copy_params_from_torch",
     "train_torch",
+    "run_epoch_torch",
     "throughput",
 ]
 
@@ -154,7 +155,27 @@ def _evaluate(module, loss_fn, X, y, prefix):
     return record
 
 
-def _epoch(module, loss_fn, X, y, optimizer, batch_size, rule, drop_last, rng, epoch, it):
+def run_epoch_torch(
+    module,
+    loss_fn,
+    X,
+    y,
+    optimizer,
+    batch_size,
+    rule="shuffle",
+    drop_last=False,
+    rng=None,
+    epoch=0,
+    it=0,
+):
+    """One epoch of mini-batch steps in PyTorch, the twin of :func:`coursekit.minibatch.run_epoch`.
+
+    ``X``, ``y`` tensors on the module's device; batches from
+    :func:`~coursekit.minibatch.batches` with the numpy generator ``rng``. Returns the
+    iteration count after the epoch; raises :class:`DivergenceError` when the last batch
+    loss is NaN/inf (checked once per epoch, so the GPU is not synchronised every step).
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
     for idx in batches(len(X), batch_size, rule, drop_last, rng):
         idx_t = torch.as_tensor(idx, device=X.device)
         optimizer.zero_grad()
@@ -224,7 +245,9 @@ def train_torch(
         else show_progress
     )
     for epoch in progress(range(1, epochs + 1), total=epochs, desc="epochs", disable=not show):
-        it = _epoch(module, loss_fn, X, y, optimizer, batch_size, rule, drop_last, rng, epoch, it)
+        it = run_epoch_torch(
+            module, loss_fn, X, y, optimizer, batch_size, rule, drop_last, rng, epoch, it
+        )
         log(epoch, it)
     return hist
 
