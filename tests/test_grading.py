@@ -325,89 +325,97 @@ def clear_outputs(nb):
             cell.outputs = []
 
 
-@pytest.mark.parametrize(
-    ("start", "edit", "expected", "reason"),
-    [
-        ("solution", edit_check, {"q1": 0, "q2": 3, "q3": 1}, "AssertionError: double(3) gave 5"),
-        ("solution", save_wrong_outputs, {"q1": 0, "q2": 3, "q3": 1}, "AssertionError"),
-        ("assignment", clear_outputs, {"q1": 0, "q2": 0, "q3": 0}, "NotImplementedError"),
-        ("solution", clear_outputs, {"q1": 2, "q2": 3, "q3": 1}, "OK"),
-        ("solution", delete_check, {"q1": 0, "q2": 3, "q3": 1}, "AssertionError"),
-        ("solution", reorder_and_add, {"q1": 2, "q2": 3, "q3": 1}, "OK"),
-        (
-            "solution",
-            lambda nb: answer(nb, "a1", "while True:\n    pass"),
-            {"q1": 0, "q2": 3, "q3": 1},
-            "NameError",
-        ),
-        (
-            "solution",
-            lambda nb: answer(nb, "a1", "def double(x):\n    while True:\n        pass"),
-            {"q1": 0, "q2": 3, "q3": 1},
-            "timed out after 3 s",
-        ),
-        (
-            "solution",
-            lambda nb: answer(nb, "a1", "import os\nos._exit(1)"),
-            {"q1": 0, "q2": 3, "q3": 1},
-            "NameError",
-        ),
-        (
-            "solution",
-            lambda nb: answer(nb, "a1", "import os\ndef double(x):\n    os._exit(1)"),
-            {"q1": 0, "q2": 3, "q3": 1},
-            "kernel died",
-        ),
-        (
-            "solution",
-            lambda nb: answer(nb, "a1", SILENCE + WRONG_A1),
-            {"q1": 0, "q2": 3, "q3": 1},
-            "AssertionError: double(3) gave 5",
-        ),
-        (
-            "solution",
-            lambda nb: answer(nb, "a1", WRONG_A1 + '\nprint("q1 double(3) == 6: OK")'),
-            {"q1": 0, "q2": 3, "q3": 1},
-            "contains this check's expected text",
-        ),
-        (
-            "solution",
-            lambda nb: answer(nb, "a1", HIJACK),
-            {"q1": 0, "q2": 3, "q3": 1},
-            "tampering: the check ran with replaced print",
-        ),
-        ("solution", lambda nb: answer(nb, "a3", REBIND), {"q1": 2, "q2": 3, "q3": 0}, "FAIL"),
-        ("solution", lambda nb: answer(nb, "a3", PATCH), {"q1": 2, "q2": 3, "q3": 0}, "FAIL"),
-        (
-            "solution",
-            lambda nb: answer(nb, "a3", PATCH_LATE),
-            {"q1": 2, "q2": 3, "q3": 0},
-            "numpy.array_equal",
-        ),
-    ],
-    ids=[
-        "edited-check",
-        "saved-wrong-outputs",
-        "cleared-stub",
-        "cleared-solution",
-        "deleted-check",
-        "reordered-added",
-        "loop-in-cell",
-        "loop-in-function",
-        "os-exit-in-cell",
-        "os-exit-in-check",
-        "silenced-traceback",
-        "printed-expected",
-        "hijacked-print",
-        "rebound-helper",
-        "patched-numpy",
-        "patched-numpy-during-check",
-    ],
-)
-def test_tampering(course, tmp_path, start, edit, expected, reason):
-    got, why = scores(course, submit(course, tmp_path, edit, start), timeout=3.0)
-    assert got == expected
-    assert any(reason in message for message in why.values()), why
+class TestTampering:
+    """Each case starts from the solution or the assignment and changes one thing."""
+
+    @pytest.mark.parametrize(
+        ("start", "edit", "expected", "reason"),
+        [
+            (
+                "solution",
+                edit_check,
+                {"q1": 0, "q2": 3, "q3": 1},
+                "AssertionError: double(3) gave 5",
+            ),
+            ("solution", save_wrong_outputs, {"q1": 0, "q2": 3, "q3": 1}, "AssertionError"),
+            ("assignment", clear_outputs, {"q1": 0, "q2": 0, "q3": 0}, "NotImplementedError"),
+            ("solution", clear_outputs, {"q1": 2, "q2": 3, "q3": 1}, "OK"),
+            ("solution", delete_check, {"q1": 0, "q2": 3, "q3": 1}, "AssertionError"),
+            ("solution", reorder_and_add, {"q1": 2, "q2": 3, "q3": 1}, "OK"),
+            (
+                "solution",
+                lambda nb: answer(nb, "a1", "while True:\n    pass"),
+                {"q1": 0, "q2": 3, "q3": 1},
+                "NameError",
+            ),
+            (
+                "solution",
+                lambda nb: answer(nb, "a1", "def double(x):\n    while True:\n        pass"),
+                {"q1": 0, "q2": 3, "q3": 1},
+                "timed out after 3 s",
+            ),
+            (
+                "solution",
+                lambda nb: answer(nb, "a1", "import os\nos._exit(1)"),
+                {"q1": 0, "q2": 3, "q3": 1},
+                "NameError",
+            ),
+            (
+                "solution",
+                lambda nb: answer(nb, "a1", "import os\ndef double(x):\n    os._exit(1)"),
+                {"q1": 0, "q2": 3, "q3": 1},
+                "kernel died",
+            ),
+            (
+                "solution",
+                lambda nb: answer(nb, "a1", SILENCE + WRONG_A1),
+                {"q1": 0, "q2": 3, "q3": 1},
+                "AssertionError: double(3) gave 5",
+            ),
+            (
+                "solution",
+                lambda nb: answer(nb, "a1", WRONG_A1 + '\nprint("q1 double(3) == 6: OK")'),
+                {"q1": 0, "q2": 3, "q3": 1},
+                "contains this check's expected text",
+            ),
+            (
+                "solution",
+                lambda nb: answer(nb, "a1", HIJACK),
+                {"q1": 0, "q2": 3, "q3": 1},
+                "tampering: the check ran with replaced print",
+            ),
+            ("solution", lambda nb: answer(nb, "a3", REBIND), {"q1": 2, "q2": 3, "q3": 0}, "FAIL"),
+            ("solution", lambda nb: answer(nb, "a3", PATCH), {"q1": 2, "q2": 3, "q3": 0}, "FAIL"),
+            (
+                "solution",
+                lambda nb: answer(nb, "a3", PATCH_LATE),
+                {"q1": 2, "q2": 3, "q3": 0},
+                "numpy.array_equal",
+            ),
+        ],
+        ids=[
+            "edited-check",
+            "saved-wrong-outputs",
+            "cleared-stub",
+            "cleared-solution",
+            "deleted-check",
+            "reordered-added",
+            "loop-in-cell",
+            "loop-in-function",
+            "os-exit-in-cell",
+            "os-exit-in-check",
+            "silenced-traceback",
+            "printed-expected",
+            "hijacked-print",
+            "rebound-helper",
+            "patched-numpy",
+            "patched-numpy-during-check",
+        ],
+    )
+    def test_verdict(self, course, tmp_path, start, edit, expected, reason):
+        got, why = scores(course, submit(course, tmp_path, edit, start), timeout=3.0)
+        assert got == expected
+        assert any(reason in message for message in why.values()), why
 
 
 # ---------------------------------------------------------------- the real assignments
@@ -422,6 +430,10 @@ class TestReleasedAssignments:
     def test_solution_scores_full_marks(self, solution):
         report = grade.grade(solution, reference.load(solution))
         assert report.full_marks, report.table()
+
+
+class TestReleasedAssignmentsScoreZero:
+    """A class of its own, so that pytest-xdist's loadscope runs it beside the full marks."""
 
     @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
     def test_unmodified_assignment_scores_zero(self, solution):
