@@ -280,3 +280,26 @@ def test_epoch_schedules_from_coursekit_optim():
         model, CrossEntropyLoss(), X, y, opt, epochs=2, batch_size=20, schedule=plateau
     )
     assert plateau.best == min(h["train_loss"][1:])  # it saw each epoch's training loss
+
+
+def test_ema_matches_torch_averaged_model():
+    """Oracle: torch.optim.swa_utils.AveragedModel with get_ema_multi_avg_fn (float64)."""
+    import torch
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    w = np.array([0.5, -1.0, 2.0])
+    lin = torch.nn.Linear(3, 1, bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(w))
+    avg = AveragedModel(lin, multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=False)
+    avg.update_parameters(lin)  # torch's first update copies; ours starts as a copy
+    ema = ParameterEMA([w], decay=0.9)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        w += rng.normal(size=3)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(w))
+        avg.update_parameters(lin)
+        ema.update()
+    theirs = avg.module.weight.detach().numpy().ravel()
+    np.testing.assert_allclose(ema.averaged[0], theirs, rtol=1e-12, atol=1e-14)
