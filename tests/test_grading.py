@@ -17,6 +17,7 @@ import pytest
 
 from coursekit import cli
 from coursekit.grading import CourseError, grade, reference, release
+from coursekit.grading.checks import passed, verdict
 from coursekit.grading.notebook import Cell, cells_of, normalise, stub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +110,15 @@ def test_stub_keeps_indentation_and_hint():
         == 'def double(x):\n    """2 x."""\n    raise NotImplementedError(\'multiply by two\')'
     )
     assert "raise NotImplementedError('write your answer here')" in stub(A2)
+
+
+def test_verdicts_print_only_ok_or_the_measured_error():
+    assert verdict(1e-13, 1e-12) == "OK"
+    assert verdict(1e-12, 1e-12) == "FAIL (error 1.0e-12, tolerance 1e-12)"
+    assert verdict(float("nan"), 1e-12) == "FAIL (error nan, tolerance 1e-12)"
+    assert passed(True, "x") == "OK" and passed(False, "(shape (2,))") == "FAIL (shape (2,))"
+    with pytest.raises(ValueError, match="tolerance > 0, got 0"):
+        verdict(0.0, 0)
 
 
 def test_normalise_strips_ansi_and_trailing_space():
