@@ -7,7 +7,7 @@ on the CPU (:func:`coursekit.torch_utils.run_epoch_torch`, float32 and float64) 
 CUDA when a GPU is present (float32). Each cell is the best of ``--repeats`` timed epochs
 after one warm-up epoch. Run by hand, not by the tests::
 
-    python benchmarks/bench_epoch.py [--samples 16384] [--batch-sizes 16 64 256 1024]
+    python benchmarks/bench_epoch.py [--samples 16384] [--batch-sizes 16 64 256 1024] [--threads 1]
 """
 
 from __future__ import annotations
@@ -77,7 +77,12 @@ def main(argv=None):
     parser.add_argument("--samples", type=int, default=16384)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 64, 256, 1024])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     X, y = make_data(args.samples)
     cpu, gpu = torch.device("cpu"), torch_utils.device(verbose=False)
     columns = {
