@@ -151,6 +151,38 @@ def test_release_validation_names_the_cell(cells, message):
     assert "sol.ipynb" in str(info.value)
 
 
+def test_release_refuses_a_solution_that_fails_its_own_check(tmp_path):
+    """A stored "FAIL" would be the reference: a wrong answer printing it would score."""
+    nb = toy_solution()
+    nb.cells[3].source = 'print("q1 double(3) == 7:", passed(double(3) == 7))'
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "assignments").mkdir()
+    solution = tmp_path / "solutions" / "00_toy.ipynb"
+    nbformat.write(nb, str(solution))
+    with pytest.raises(
+        CourseError, match=r"check 'q1' \(cell 3\) prints FAIL for the solution itself"
+    ):
+        release.release(solution, tmp_path)
+
+
+def test_torch_compiler_import_is_not_tampering(course, tmp_path):
+    """torch's first optimiser step imports torch._dynamo, which rebinds torch.manual_seed."""
+    nb = toy_solution()
+    nb.cells[1].source += "\nimport torch"
+    nb.cells[3].source = (
+        "p = torch.nn.Parameter(torch.zeros(1))\np.grad = torch.ones(1)\n"
+        "torch.optim.SGD([p], lr=1.0).step()\n" + Q1
+    )
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "assignments").mkdir()
+    solution = tmp_path / "solutions" / "00_toy.ipynb"
+    nbformat.write(nb, str(solution))
+    release.release(solution, tmp_path)
+    ref = reference.load(tmp_path / "assignments" / ".reference" / "00_toy.json")
+    report = grade.grade(solution, ref, 60.0)
+    assert {q.id: q.earned for q in report.questions}["q1"] == 2, report.questions[0].message
+
+
 def test_release_writes_stubs_reference_outputs_and_no_hidden_checks(course):
     student = nbformat.read(str(course / "assignments" / "00_toy.ipynb"), as_version=4)
     text = json.dumps(student)

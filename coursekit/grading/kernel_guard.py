@@ -63,6 +63,11 @@ def install(shell) -> None:
 
 
 def _snapshot_modules() -> None:
+    if "torch" in sys.modules and "torch._dynamo" not in sys.modules:
+        # torch imports its compiler lazily (e.g. on an optimiser's first step), and the
+        # import rebinds public functions such as torch.manual_seed; import it now so
+        # that torch's own doing is never reported as the student's tampering
+        import torch._dynamo  # noqa: F401
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] in PROTECTED_MODULES and name not in _state["modules"]:
             public = {k: v for k, v in vars(module).items() if not k.startswith("_")}

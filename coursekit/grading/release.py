@@ -34,6 +34,11 @@ def execute(path, timeout: float = 120.0) -> dict[int, str]:
                 raise CourseError(f"{path}: cell {cell.index} failed: {result.error}")
             if cell.kind == "check" and not result.output:
                 raise CourseError(f"{path}: check {cell.key!r} (cell {cell.index}) prints nothing")
+            if cell.kind == "check" and "FAIL" in result.output:
+                raise CourseError(
+                    f"{path}: check {cell.key!r} (cell {cell.index}) prints FAIL for the solution "
+                    f"itself, so a wrong answer could match it: {result.output.strip()[:200]!r}"
+                )
             if cell.kind == "check":
                 outputs[cell.index] = result.output
     return outputs
