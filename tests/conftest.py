@@ -1,5 +1,18 @@
-"""Shared pytest set-up: a headless matplotlib backend and float64 torch by default."""
+"""Shared pytest set-up.
+
+pytest-xdist runs one worker per core, and every notebook kernel a worker starts
+(nbval, the grader, JupyterLab in the browser test) inherits this process's environment.
+One BLAS/OpenMP thread per process keeps two workers on two cores from oversubscribing
+them: with the default thread pools, spinning BLAS threads made torch and numpy steps
+10-35x slower on the 2-core CI machine. Checked outputs never depend on the thread count.
+"""
 
 import os
 
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+import torch  # noqa: E402  (after the thread variables, which torch reads at import)
+
+torch.set_num_threads(1)
