@@ -23,7 +23,8 @@ its backward is $g\\,\\gamma/\\sqrt{\\bar\\sigma^2+\\epsilon}$.
 
 Differences from the lecture slide: it writes the running variance with the biased 1/N
 and deviations from the running mean; torch (and this layer) use the batch mean and N-1.
-Differences from torch: only ``(N, C)`` inputs (no ``(N, C, L)``).
+Differences from torch: only ``(N, C)`` inputs (no ``(N, C, L)``); ``momentum`` must lie
+in [0, 1] (torch accepts any float).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ class BatchNorm1d(Module):
         x = as_batch(x, "BatchNorm1d input", features=self.num_features)
         n = x.shape[0]
         if self._uses_batch_stats():
-            if self.training and n < 2:
+            if n < 2:  # torch checks this whenever batch statistics are used
                 raise ValueError(
                     f"BatchNorm1d: Expected more than 1 value per channel when training, got input size {x.shape}"
                 )

@@ -174,6 +174,11 @@ def test_bad_inputs_raise_clear_errors():
         bn.forward(np.ones((1, 3)))
     bn.eval()
     assert bn.forward(np.ones((1, 3))).shape == (1, 3)  # eval mode accepts one sample, like torch
+    no_stats = BatchNorm1d(3, track_running_stats=False).eval()  # batch statistics even in eval
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        no_stats.forward(np.ones((1, 3)))
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        torch.nn.BatchNorm1d(3, track_running_stats=False).eval()(torch.ones(1, 3))
     with pytest.raises(ValueError, match="expected 3 features"):
         bn.forward(np.ones((4, 2)))
     with pytest.raises(ValueError, match=r"momentum: expected a value in \[0.0, 1.0\]"):

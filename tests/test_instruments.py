@@ -157,3 +157,19 @@ def test_effective_rank_closed_forms():
         1.0
     )
     assert ins.effective_rank(np.ones((4, 3))) == 0.0
+
+
+def test_plot_by_layer_draws_one_line_per_series():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = ins.plot_by_layer({"a": [1.0, 0.1, 0.0], "b": [2.0, 2.0, 2.0]}, logy=True, ylabel="var")
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b"]
+    np.testing.assert_array_equal(lines[0].get_xdata(), [1, 2, 3])
+    assert (
+        np.isnan(lines[0].get_ydata()[2]) and ax.get_yscale() == "log"
+    )  # 0 left out on a log axis
+    plt.close(ax.figure)
