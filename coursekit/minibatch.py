@@ -21,7 +21,7 @@ import numpy as np
 
 from ._checks import as_batch, in_range
 from .layers import make_rng
-from .training import DivergenceError, History, accuracy, progress
+from .training import DivergenceError, History, accuracy, forward_loss, progress
 
 __all__ = ["RULES", "batches", "num_batches", "ParameterEMA", "run_epoch", "train_minibatch"]
 
@@ -121,17 +121,6 @@ def _set_lr(optimizer, schedule, iteration: int) -> None:
         optimizer.lr = float(schedule(iteration))
 
 
-def _batch_loss(model, loss, Xb, yb) -> float:
-    """The loss on one batch, or inf when activations overflowed (layers and losses reject
-    non-finite inputs with a ValueError that says so)."""
-    try:
-        return loss.forward(model.forward(Xb), yb)
-    except ValueError as err:
-        if "finite" not in str(err):
-            raise
-        return np.inf
-
-
 def run_epoch(
     model,
     loss,
@@ -161,7 +150,7 @@ def run_epoch(
     for idx in batches(len(X), batch_size, rule, drop_last, rng):
         _set_lr(optimizer, schedule, iteration)
         with np.errstate(over="ignore", invalid="ignore"):
-            value = _batch_loss(model, loss, X[idx], y[idx])
+            _, value = forward_loss(model, loss, X[idx], y[idx])
             ok = np.isfinite(value)
             if ok:
                 model.backward(loss.backward())

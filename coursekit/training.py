@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import as_batch
 from .layers import Module
 from .losses import Loss
 
@@ -108,6 +109,22 @@ def default_metric(loss: Loss):
     return lambda scores, labels: accuracy(scores, labels, threshold)
 
 
+def forward_loss(model: Module, loss: Loss, X, y) -> tuple[np.ndarray | None, float]:
+    """``(output, loss)`` of ``model`` on ``(X, y)``, or ``(None, inf)`` when the activations overflowed.
+
+    Layers and losses reject non-finite inputs with a ``ValueError`` saying "expected
+    finite values"; inside a training loop whose data was checked up front, that can only
+    mean the weights diverged, which the caller reports as a :class:`DivergenceError`.
+    """
+    try:
+        out = model.forward(X)
+        return out, loss.forward(out, y)
+    except ValueError as err:
+        if "finite" not in str(err):
+            raise
+        return None, np.inf
+
+
 def _check_finite(value, what: str, step: int):
     if not np.all(np.isfinite(value)):
         raise DivergenceError(
@@ -145,7 +162,7 @@ def train_full_batch(
         raise ValueError(f"train_full_batch: expected steps >= 1, got {steps}")
     if optimizer is None and not lr > 0:
         raise ValueError(f"train_full_batch: expected lr > 0, got {lr}")
-    X = np.asarray(X, dtype=float)
+    X = as_batch(X, "train_full_batch X")
     if metric == "accuracy":
         metric = default_metric(loss)
     hist = History()
@@ -156,8 +173,7 @@ def train_full_batch(
         model.train()
         # overflow is detected and reported by _check_finite, so numpy need not warn too
         with np.errstate(over="ignore", invalid="ignore"):
-            out = model.forward(X)
-            value = loss.forward(out, y)
+            out, value = forward_loss(model, loss, X, y)
             _check_finite(value, "the training loss", k)
             model.backward(loss.backward())
         grads = model.gradients()

@@ -85,3 +85,24 @@ def test_default_metric_thresholds_probabilities_at_one_half():
     probs = model.forward(X)
     assert abs(h.last("train_acc") - np.mean((probs[:, 0] > 0.5) == (y > 0))) < 0.05
     assert accuracy(np.array([0.2, 0.7]), np.array([0, 1]), threshold=0.5) == 1.0
+
+
+def test_weights_that_overflow_stop_with_divergence_error_not_a_value_error():
+    """A step can send weights to inf; the next forward then meets non-finite activations."""
+    X, y = D.make_blobs(n=64, rng=3)
+    layers = []
+    for _ in range(12):
+        layers += [L.Linear(2 if not layers else 32, 32, rng=len(layers)), L.ReLU()]
+    model = L.Sequential(*layers, L.Linear(32, 2, rng=99))
+    for layer in model.layers[::2]:
+        layer.params["weight"] *= 6.0  # exploding forward signal
+    with pytest.raises(DivergenceError, match=r"at step \d+"):
+        train_full_batch(
+            model, Ls.CrossEntropyLoss(), X * 1e3, y, lr=1.0, steps=50, show_progress=False
+        )
+
+
+def test_nan_in_the_data_is_an_input_error():
+    X = np.array([[0.0, np.nan]])
+    with pytest.raises(ValueError, match="train_full_batch X: expected finite values"):
+        train_full_batch(L.MLP([2, 2]), Ls.MSELoss(), X, np.zeros((1, 2)), steps=1)
