@@ -29,15 +29,27 @@ from coursekit import layers as L
 from coursekit import losses as Ls
 
 
-def median_time(fn, min_time=0.3, min_reps=5):
-    fn()  # warm up (allocations, thread pools)
-    times = []
-    start = time.perf_counter()
-    while len(times) < min_reps or time.perf_counter() - start < min_time:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+def median_times(*fns, rounds=3, block_time=0.25, min_reps=5):
+    """Median seconds per call of each function, timed in alternating blocks.
+
+    This machine's speed drifts over seconds (a shared VM), so timing one function long
+    after the other would compare different conditions. Calls are not interleaved one by
+    one either: torch's OpenMP threads and numpy's OpenBLAS threads keep spinning after a
+    call and slow the other library down. So each function runs in blocks of
+    ``block_time`` seconds, ``rounds`` times in turn, and the first third of every block
+    is discarded as warm-up.
+    """
+    times = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, ts in zip(fns, times):
+            block = []
+            start = time.perf_counter()
+            while len(block) < min_reps or time.perf_counter() - start < block_time:
+                t0 = time.perf_counter()
+                fn()
+                block.append(time.perf_counter() - t0)
+            ts.extend(block[len(block) // 3 :])
+    return [float(np.median(ts)) for ts in times]
 
 
 def coursekit_step(model, loss, X, Y, lr=1e-3):
@@ -71,7 +83,6 @@ def bench(dtype, n, w):
     X = rng.standard_normal((n, w)).astype(np_dtype)
     Y = rng.standard_normal((n, w)).astype(np_dtype)
     model = L.MLP([w, w, w, w], activation="relu", rng=0, dtype=np_dtype)
-    t_ck = median_time(coursekit_step(model, Ls.MSELoss(), X, Y))
     net = torch.nn.Sequential(
         torch.nn.Linear(w, w),
         torch.nn.ReLU(),
@@ -79,10 +90,13 @@ def bench(dtype, n, w):
         torch.nn.ReLU(),
         torch.nn.Linear(w, w),
     ).to(torch_dtype)
-    t_pt = median_time(torch_step(net, torch.from_numpy(X), torch.from_numpy(Y)))
     W = rng.standard_normal((w, w)).astype(np_dtype)
     out = np.empty((n, w), dtype=np_dtype)
-    t_mm = median_time(lambda: np.matmul(X, W, out=out))
+    t_ck, t_pt, t_mm = median_times(
+        coursekit_step(model, Ls.MSELoss(), X, Y),
+        torch_step(net, torch.from_numpy(X), torch.from_numpy(Y)),
+        lambda: np.matmul(X, W, out=out),
+    )
     flops = 16 * n * w * w
     return t_ck, t_pt, flops / t_ck / 1e9, 2 * n * w * w / t_mm / 1e9
 

@@ -5,6 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 
+def as_float(x) -> np.ndarray:
+    """``x`` as a float array: float32/float64 kept, integers and booleans made float64."""
+    arr = np.asarray(x)
+    return arr if arr.dtype.kind == "f" else arr.astype(np.float64)
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """True when no entry is NaN or inf. The sum propagates any NaN/inf and needs no
+    temporary array; only when it overflows is every entry looked at."""
+    total = arr.sum()
+    return bool(np.isfinite(total)) or bool(np.isfinite(arr).all())
+
+
 def as_batch(x, name: str = "x", features: int | None = None, ndim: int = 2) -> np.ndarray:
     """Return ``x`` as a float array of rank ``ndim`` (batch first), or raise a clear error.
 
@@ -24,7 +37,7 @@ def as_batch(x, name: str = "x", features: int | None = None, ndim: int = 2) -> 
         raise ValueError(
             f"{name}: expected {features} features in the last axis, got shape {arr.shape}"
         )
-    if not np.all(np.isfinite(arr)):
+    if not all_finite(arr):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name}: expected finite values, got {bad} NaN/inf entries")
     return arr

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_batch
+from ._checks import as_batch, as_float
 
 __all__ = [
     "Module",
@@ -50,21 +50,21 @@ def make_rng(rng=None) -> np.random.Generator:
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """$\\sigma(z) = 1 / (1 + e^{-z})$, evaluated without overflow for large |z|."""
-    z = np.asarray(z, dtype=float)
+    z = as_float(z)
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """$\\log \\mathrm{softmax}(z)_i = z_i - \\log\\sum_j e^{z_j}$, shifted by the max for stability."""
-    z = np.asarray(z, dtype=float)
+    z = as_float(z)
     shifted = z - z.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     """$y_i = e^{z_i} / \\sum_j e^{z_j}$ along ``axis``; rows sum to one."""
-    z = np.asarray(z, dtype=float)
+    z = as_float(z)
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
@@ -75,7 +75,7 @@ def softmax_jacobian(y: np.ndarray) -> np.ndarray:
     ``y``: ``(N, D)`` softmax outputs -> ``(N, D, D)``; one ``(D, D)`` matrix per sample,
     symmetric, with rows summing to zero (softmax ignores a shift of z).
     """
-    y = np.asarray(y, dtype=float)
+    y = as_float(y)
     return y[:, :, None] * (np.eye(y.shape[1], dtype=y.dtype) - y[:, None, :])
 
 
@@ -226,7 +226,7 @@ class ReLU(_Elementwise):
         return np.maximum(x, 0)
 
     def _df(self, x, y):
-        return (x > 0).astype(x.dtype)
+        return x > 0  # a boolean mask: g * mask needs no float copy of it
 
 
 class Identity(_Elementwise):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_batch, same_shape
+from ._checks import all_finite, as_batch, as_float, same_shape
 from .layers import log_softmax, sigmoid, softmax
 
 __all__ = [
@@ -74,11 +74,13 @@ class Loss:
 
 
 def _pair(input, target, name):
-    y = np.asarray(input, dtype=float)
+    """Input and target as float arrays of one shape; the target takes the input's dtype
+    (float32 networks stay float32)."""
+    y = as_float(input)
     y = as_batch(y, f"{name} input", ndim=y.ndim) if y.ndim else y
-    d = np.asarray(target, dtype=float)
+    d = np.asarray(target, dtype=y.dtype)
     same_shape(y, d, f"{name} input", f"{name} target")
-    if not np.all(np.isfinite(d)):
+    if not all_finite(d):
         raise ValueError(f"{name} target: expected finite values, got NaN/inf")
     return y, d
 
@@ -94,11 +96,12 @@ class MSELoss(Loss):
         y, d = _pair(input, target, "MSELoss")
         diff = y - d
         self._cache = (diff,)
-        return self._reduce(diff**2, diff.size)
+        total = float(np.vdot(diff, diff))  # sum of squares in one BLAS pass, no temporary
+        return total / diff.size if self.reduction == "mean" else total
 
     def backward(self):
         (diff,) = self._need_forward()
-        return 2.0 * diff * self._scale(diff.size)
+        return diff * (2.0 * self._scale(diff.size))
 
 
 class BCELoss(Loss):
@@ -169,9 +172,9 @@ class CrossEntropyLoss(Loss):
                 raise ValueError(
                     f"CrossEntropyLoss target: expected integer class indices for a 1-D target, got dtype {t.dtype}"
                 )
-            d = one_hot(t, c)
+            d = one_hot(t, c).astype(z.dtype, copy=False)
         elif t.ndim == 2:
-            d = np.asarray(t, dtype=float)
+            d = np.asarray(t, dtype=z.dtype)
             same_shape(z, d, "CrossEntropyLoss input", "CrossEntropyLoss target")
         else:
             raise ValueError(

@@ -222,3 +222,17 @@ def test_unknown_activation_names_the_choices():
 def test_max_rejects_indivisible_width():
     with pytest.raises(ValueError, match="multiple of group_size=3, got 4"):
         L.Max(3).forward(np.ones((1, 4)))
+
+
+@pytest.mark.parametrize("loss", [Ls.MSELoss(), Ls.CrossEntropyLoss(), Ls.BCEWithLogitsLoss()])
+def test_float32_flows_through_losses_and_backward(loss):
+    """No silent upcast: a float32 network's loss gradient and parameter gradients stay float32."""
+    model = L.MLP([4, 3, 2], activation="tanh", output=None, dtype=np.float32)
+    x = np.ones((5, 4), dtype=np.float32)
+    target = np.array([0, 1, 0, 1, 1]) if isinstance(loss, Ls.CrossEntropyLoss) else np.ones((5, 2))
+    loss.forward(model(x), target)
+    grad = loss.backward()
+    assert grad.dtype == np.float32
+    model.backward(grad)
+    assert all(g.dtype == np.float32 for g in model.gradients())
+    assert L.softmax(np.ones((1, 3), dtype=np.float32)).dtype == np.float32
