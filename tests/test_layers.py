@@ -41,6 +41,65 @@ def _torch_loss(kind, out, target):
     return LOSSES[kind][1]()(out, target)
 
 
+# (output activation, loss) pairs where the loss accepts what the output gives
+OUTPUT_LOSS = [
+    ("sigmoid", Ls.BCELoss, torch.nn.BCELoss),
+    ("sigmoid", Ls.MSELoss, torch.nn.MSELoss),
+    ("softmax", Ls.MSELoss, torch.nn.MSELoss),
+    ("tanh", Ls.MSELoss, torch.nn.MSELoss),
+]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    sizes=st.lists(st.integers(2, 6), min_size=2, max_size=4),
+    n=st.integers(1, 5),
+    act=st.sampled_from(ACTS),
+    pair=st.sampled_from(OUTPUT_LOSS),
+    seed=st.integers(0, 2**16),
+)
+def test_mlp_with_output_activation_equals_torch_autograd(sizes, n, act, pair, seed):
+    output, ours_cls, theirs_cls = pair
+    rng = np.random.default_rng(seed)
+    model = L.MLP(sizes, activation=act, output=output, rng=seed)
+    net = to_torch(model)
+    X = rng.normal(size=(n, sizes[0]))
+    d = rng.uniform(size=(n, sizes[-1]))
+    loss = ours_cls()
+    value = loss.forward(model.forward(X), d)
+    grad_x = model.backward(loss.backward())
+    x_t = t(X)
+    value_t = theirs_cls()(net(x_t), torch.from_numpy(d))
+    value_t.backward()
+    assert abs(value - value_t.item()) <= TOL * max(1.0, abs(value))
+    assert max_rel(grad_x, x_t.grad) < TOL
+    for (_, g), (_, p) in zip(model.named_gradients(), net.named_parameters()):
+        assert max_rel(g, p.grad) < TOL
+
+
+def test_maxout_network_equals_torch_autograd():
+    rng = np.random.default_rng(9)
+    model = L.Sequential(L.Linear(5, 12, rng=1), L.Max(3), L.Linear(4, 2, rng=2))
+    X = rng.normal(size=(7, 5))
+    loss = Ls.CrossEntropyLoss()
+    loss.forward(model.forward(X), np.arange(7) % 2)
+    grad_x = model.backward(loss.backward())
+    lin1, lin2 = (
+        torch.nn.Linear(5, 12, dtype=torch.float64),
+        torch.nn.Linear(4, 2, dtype=torch.float64),
+    )
+    with torch.no_grad():
+        for lin, ours in ((lin1, model[0]), (lin2, model[2])):
+            lin.weight.copy_(torch.from_numpy(ours.params["weight"]))
+            lin.bias.copy_(torch.from_numpy(ours.params["bias"]))
+    x_t = t(X)
+    out = lin2(lin1(x_t).reshape(7, 4, 3).max(dim=2).values)
+    torch.nn.CrossEntropyLoss()(out, torch.from_numpy(np.arange(7) % 2)).backward()
+    assert max_rel(grad_x, x_t.grad) < TOL
+    assert max_rel(model[0].grads["weight"], lin1.weight.grad) < TOL
+    assert max_rel(model[2].grads["bias"], lin2.bias.grad) < TOL
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 7), min_size=2, max_size=4),
