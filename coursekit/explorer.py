@@ -36,8 +36,11 @@ def plot_contours(
     ylim=(-2.0, 2.0),
     levels: int = 15,
     resolution: int = 200,
+    legend_loc: str = "upper right",
 ):
     """Contours of a 2-D ``problem`` with trajectories ``{label: (T, 2) array}`` on top.
+
+    ``legend_loc`` is matplotlib's ``loc`` for the trajectories' legend.
 
     Levels are log-spaced in $f - f_{min}$ (over the grid), so the narrow valley of an
     ill-conditioned quadratic shows as many thin ellipses, not one blob. Returns the axes.
@@ -63,7 +66,7 @@ def plot_contours(
         ax.plot(*problem.minimizer, "k*", ms=10)
     ax.set(xlim=xlim, ylim=ylim, xlabel="$w_1$", ylabel="$w_2$", aspect="equal")
     if trajectories:
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc=legend_loc)
     return ax
 
 

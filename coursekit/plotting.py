@@ -69,17 +69,27 @@ def plot_history(
     ax=None,
     logy: bool = False,
     label_prefix: str = "",
-    xlabel: str = "step",
+    xlabel: str | None = None,
+    ylabel: str | None = None,
     title: str | None = None,
 ):
-    """Draw the named series of a :class:`coursekit.training.History` against the step."""
+    """Draw the named series of a :class:`coursekit.training.History` against the step.
+
+    Labels given are set; labels not given are left as they are on an existing ``ax``
+    (so a second call drawing onto the same axes keeps them), and the x label of a new
+    figure is "step".
+    """
+    fresh = ax is None
     ax = get_ax(ax)
     for key in [keys] if isinstance(keys, str) else keys:
         x, v = history.series(key)
         ax.plot(x, v, label=f"{label_prefix}{key}")
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
+    if xlabel is not None or fresh:
+        ax.set_xlabel(xlabel or "step")
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
