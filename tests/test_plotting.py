@@ -1,16 +1,13 @@
 """Plot helpers take ax=None, return the axes, and keep what the caller set."""
 
-import matplotlib
+import matplotlib.pyplot as plt  # the Agg backend is set in conftest.py
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from coursekit import data as D  # noqa: E402
+from coursekit import data as D
 from coursekit import layers as L
-from coursekit.plotting import plot_decision_boundary, plot_history  # noqa: E402
-from coursekit.training import History  # noqa: E402
+from coursekit.plotting import plot_decision_boundary, plot_history
+from coursekit.training import History
 
 
 def _history():
