@@ -22,7 +22,15 @@ import numpy as np
 from ._checks import in_range
 from .training import DivergenceError
 
-__all__ = ["Quadratic", "Rosenbrock", "Saddle", "critical_point_type", "optimize", "MAX_NORM"]
+__all__ = [
+    "Quadratic",
+    "Rosenbrock",
+    "Saddle",
+    "critical_point_type",
+    "optimize",
+    "steps_to_reach",
+    "MAX_NORM",
+]
 
 MAX_NORM = 1e100
 """:func:`optimize` declares divergence once ``||w||`` exceeds this (or is not finite)."""
@@ -317,3 +325,19 @@ def optimize(
             raise err
         rows.append(w.copy())
     return np.array(rows)
+
+
+def steps_to_reach(trajectory, target, tol: float) -> int | None:
+    """The first step k with ``||w_k - target|| < tol``, or ``None`` if the run never got there.
+
+    ``trajectory``: iterates ``(T+1, d)`` as :func:`optimize` returns them (row 0 = start).
+    The measured counterpart of :func:`coursekit.theory.steps_to_tolerance`.
+    """
+    path = np.asarray(trajectory, dtype=float)
+    if path.ndim != 2:
+        raise ValueError(
+            f"steps_to_reach: expected a trajectory of shape (T+1, d), got {path.shape}"
+        )
+    in_range(float(tol), "steps_to_reach tol", low=0.0, low_open=True)
+    hit = np.flatnonzero(np.linalg.norm(path - np.asarray(target, dtype=float), axis=1) < tol)
+    return int(hit[0]) if hit.size else None

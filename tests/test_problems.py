@@ -160,3 +160,16 @@ def test_optimize_rejects_bad_arguments():
         optimize(A_ROT, lambda p: GD(p, lr=0.1), [1.0, 2.0], steps=3)
     with pytest.raises(ValueError, match="unique minimizer"):
         optimize(Saddle(), lambda p: GD(p, lr=0.1), [1.0, 2.0], steps=3, tol=1e-3)
+
+
+def test_steps_to_reach_counts_gd_steps_like_a_loop():
+    from coursekit.problems import steps_to_reach
+
+    q = Quadratic.from_spectrum([1.0, 0.1])
+    path = optimize(q, lambda p: GD(p, lr=1.0), np.array([1.0, 1.0]), 200)
+    # along the 0.1 direction the error is 0.9^k; the other one vanishes after one step
+    expected = int(np.ceil(np.log(1e-3) / np.log(0.9)))
+    assert steps_to_reach(path, q.minimizer, 1e-3) == expected
+    assert steps_to_reach(path[:10], q.minimizer, 1e-3) is None
+    with pytest.raises(ValueError, match=r"expected a trajectory of shape \(T\+1, d\)"):
+        steps_to_reach(np.zeros(3), 0.0, 1e-3)
