@@ -97,7 +97,10 @@ def mlp_torch(
 
 
 def to_torch(model: Sequential, dtype=torch.float64) -> torch.nn.Sequential:
-    """A torch copy of a coursekit ``Sequential`` of Linear layers and activations, same weights."""
+    """A torch copy of a coursekit ``Sequential`` (Linear, BatchNorm1d, activations): same
+    weights, same running statistics, same train/eval mode."""
+    from .batchnorm import BatchNorm1d
+
     layers: list[torch.nn.Module] = []
     by_class = {cls: name for name, cls in ACTIVATIONS.items()}
     for i, layer in enumerate(model.layers):
@@ -107,21 +110,34 @@ def to_torch(model: Sequential, dtype=torch.float64) -> torch.nn.Sequential:
                     layer.in_features, layer.out_features, bias="bias" in layer.params, dtype=dtype
                 )
             )
+        elif isinstance(layer, BatchNorm1d):
+            layers.append(
+                torch.nn.BatchNorm1d(
+                    layer.num_features,
+                    eps=layer.eps,
+                    momentum=layer.momentum,
+                    affine=layer.affine,
+                    track_running_stats=layer.track_running_stats,
+                    dtype=dtype,
+                )
+            )
         elif type(layer) in by_class:
             layers.append(_TORCH_ACTIVATIONS[by_class[type(layer)]]())
         else:
             raise TypeError(
-                f"to_torch: layer {i} is {type(layer).__name__}; expected Linear or an activation"
+                f"to_torch: layer {i} is {type(layer).__name__}; "
+                "expected Linear, BatchNorm1d or an activation"
             )
     module = torch.nn.Sequential(*layers)
     copy_params_to_torch(model, module)
-    return module
+    return module.train(model.training)
 
 
 def copy_params_to_torch(model: Sequential, module: torch.nn.Module) -> None:
-    """Copy every coursekit parameter into ``module`` (matching names such as ``"0.weight"``)."""
+    """Copy every coursekit parameter and buffer (BatchNorm's running statistics) into
+    ``module``, matching names such as ``"0.weight"`` and ``"1.running_mean"``."""
     ref = module.state_dict()
-    ours = dict(model.named_parameters())
+    ours = model.state_dict()
     if set(ours) != set(ref):
         raise KeyError(
             f"copy_params_to_torch: coursekit names {sorted(ours)} differ from torch's {sorted(ref)}"

@@ -136,3 +136,20 @@ def test_throughput_reports_every_batch_size():
     assert all(
         torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True)
     )  # trained a copy
+
+
+def test_to_torch_copies_batchnorm_with_running_statistics():
+    from coursekit.batchnorm import mlp_bn
+
+    model = mlp_bn([4, 6, 3], batchnorm=True)
+    X = np.random.default_rng(0).normal(size=(8, 4))
+    model.forward(X)  # one training step of running statistics
+    net = tu.to_torch(model)
+    assert isinstance(net[1], torch.nn.BatchNorm1d) and net.training
+    assert np.allclose(net[1].running_var.numpy(), model[1].buffers["running_var"], rtol=1e-15)
+    model.eval()
+    net.eval()
+    with torch.no_grad():
+        assert np.allclose(
+            net(torch.from_numpy(X)).numpy(), model.forward(X), rtol=1e-12, atol=1e-14
+        )
