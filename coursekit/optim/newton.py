@@ -22,7 +22,7 @@ class Newton(Optimizer):
     (for example ``problem.hessian``); ``lr``: :math:`\eta`, 1 for the full Newton step.
     The system :math:`H s = g` is solved with ``np.linalg.solve`` (no explicit inverse).
 
-    On a quadratic :math:`\frac12 w^\top A w + b^\top w` the Hessian is :math:`A`, and
+    On a quadratic :math:`\frac12 w^\top A w - b^\top w` the Hessian is :math:`A`, and
     :math:`\eta = 1` lands on the minimum in one step; the error is multiplied by
     :math:`1 - \eta` per step, so :math:`\eta \in (1, 2)` oscillates and
     :math:`\eta \ge 2` does not converge.
