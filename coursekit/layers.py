@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_batch, as_float
+from .seeding import make_rng
 
 __all__ = [
     "Module",
@@ -36,13 +37,6 @@ __all__ = [
     "softmax_jacobian",
     "make_rng",
 ]
-
-
-def make_rng(rng=None) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from a seed, a generator, or ``None`` (seed 0)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    return np.random.default_rng(0 if rng is None else rng)
 
 
 # ----------------------------------------------------------------------------- functions

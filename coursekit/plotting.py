@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["get_ax", "plot_decision_boundary", "plot_history"]
+__all__ = ["get_ax", "plot_decision_boundary", "plot_history", "plot_sweep"]
 
 
 def get_ax(ax=None, figsize=(4.5, 3.5)):
@@ -93,4 +93,55 @@ def plot_history(
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_sweep(result, ax=None, methods=None, title: str | None = None, ylim=None):
+    """The learning-rate sensitivity figure of a :class:`coursekit.sweep.Sweep`.
+
+    For each method: the median score over seeds against the learning rate (log axes),
+    a band from the smallest to the largest seed, and a marker at the best learning rate.
+    Diverged runs (score inf) leave a gap, with an x at the top of the axes.
+    """
+    ax = get_ax(ax, figsize=(5.5, 3.6))
+    for name in methods or result.methods:
+        lrs, sc = result.lrs[name], result.scores[name]
+        finite = np.where(np.isfinite(sc), sc, np.nan)
+        with np.errstate(all="ignore"):
+            med = np.where(np.all(np.isfinite(sc), axis=1), np.median(sc, axis=1), np.nan)
+        (line,) = ax.plot(lrs, med, "o-", ms=3, label=name)
+        ok = ~np.all(np.isnan(finite), axis=1)
+        if ok.any():
+            ax.fill_between(
+                lrs[ok],
+                np.nanmin(finite[ok], axis=1),
+                np.nanmax(finite[ok], axis=1),
+                color=line.get_color(),
+                alpha=0.2,
+                lw=0,
+            )
+        diverged = ~np.all(np.isfinite(sc), axis=1)
+        if diverged.any():
+            ax.plot(
+                lrs[diverged],
+                np.ones(diverged.sum()),
+                "x",
+                color=line.get_color(),
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+            )
+        i = result.best_index(name)
+        if i >= 0:
+            ax.plot(lrs[i], med[i], "*", ms=11, color=line.get_color())
+    ax.set_xscale("log")
+    if result.lower_is_better:
+        ax.set_yscale("log")
+    ax.set(xlabel="learning rate", ylabel=f"{result.metric} (median, min-max over seeds)")
+    if ylim is not None:
+        ax.set_ylim(ylim)
+    ax.set_title(
+        title or f"{result.metric} against learning rate ({len(result.seeds)} seeds; x: diverged)",
+        fontsize=9,
+    )
+    ax.legend(fontsize=8)
     return ax

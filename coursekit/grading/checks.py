@@ -3,30 +3,12 @@
 A check compares a student's result with an oracle and prints one line per claim, e.g.
 ``print("q1 linear forward matches torch (rel err < 1e-12):", verdict(err, 1e-12))``.
 Only the word ``OK`` reaches the reference output, so BLAS rounding cannot change it;
-a failure prints the measured error, which the grader shows the student.
+a failure prints the measured error, which the grader shows the student. The helpers
+are :mod:`coursekit.checks`, shared with the lectures' checked cells.
 """
 
 from __future__ import annotations
 
-import math
+from ..checks import close, passed, rate_close, reached, steps_close, verdict
 
-__all__ = ["verdict", "passed"]
-
-
-def verdict(error: float, tol: float) -> str:
-    """``"OK"`` when ``error < tol``; else ``"FAIL (error 3.1e-01, tolerance 1e-12)"``.
-
-    NaN fails. ``tol`` must be positive.
-    """
-    if not tol > 0:
-        raise ValueError(f"verdict: expected a tolerance > 0, got {tol!r}")
-    error = float(error)
-    if error < tol:
-        return "OK"
-    shown = "nan" if math.isnan(error) else f"{error:.1e}"
-    return f"FAIL (error {shown}, tolerance {tol:.0e})"
-
-
-def passed(condition: bool, detail: str = "") -> str:
-    """``"OK"`` when ``condition`` holds; else ``"FAIL"`` followed by ``detail``."""
-    return "OK" if bool(condition) else f"FAIL {detail}".rstrip()
+__all__ = ["verdict", "passed", "close", "rate_close", "reached", "steps_close"]
