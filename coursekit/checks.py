@@ -40,6 +40,10 @@ __all__ = [
     "beats",
     "exercise",
     "answered",
+    "matches",
+    "trajectory",
+    "attempt",
+    "error_hint",
 ]
 
 
@@ -255,3 +259,134 @@ def exercise(name: str):
         print(f"{name}: your code raised {type(err).__name__}: {err}{where}")
     else:
         print(f"{name}: OK")
+
+
+# ---------------------------------------------------------------- verdicts that say what is wrong
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    return float(np.max(np.abs(a - b), initial=0.0)) / scale if scale > 0 else 0.0
+
+
+def _factor_hint(got: np.ndarray, want: np.ndarray, batch: int | None) -> str:
+    """Name a constant factor between two arrays (a sign, the batch size), or ``""``."""
+    big = np.abs(want) > 1e-8 * max(float(np.max(np.abs(want), initial=0.0)), 1e-300)
+    if not big.any() or np.any(np.abs(got[~big]) > 1e-8 * np.max(np.abs(got), initial=1.0)):
+        return ""
+    ratio = got[big] / want[big]
+    c = float(np.median(ratio))
+    if not np.isfinite(c) or c == 0 or np.max(np.abs(ratio / c - 1)) > 1e-6:
+        return ""
+    if abs(c + 1) < 1e-6:
+        return "; off by a sign"
+    if batch and (abs(c / batch - 1) < 1e-6 or abs(c * batch - 1) < 1e-6):
+        if c > 1:
+            return f"; off by a factor {c:.4g} = N, the batch size: did you forget to divide by it?"
+        return f"; off by a factor 1/{1 / c:.4g} = 1/N: did you divide by the batch size twice?"
+    return f"; off by a constant factor {c:.4g}"
+
+
+def matches(got, expected, tol: float, *, batch: int | None = None, zero_at=None) -> str:
+    r"""``OK`` when ``got`` equals ``expected`` to relative error
+    $\|g - e\|_\infty / \max(\|g\|_\infty, \|e\|_\infty) <$ ``tol``; else ``FAIL`` with the
+    measured error and, where it can tell, what the mistake looks like: a transposed or
+    differently shaped result, NaN or inf, a sign, a constant factor (the batch size ``N``
+    when ``batch`` is given: "did you divide by the batch size?"), or a difference
+    confined to the entries where ``zero_at`` (a boolean mask, e.g. ``z == 0``) holds.
+    """
+    try:
+        g = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return f"FAIL (got {type(got).__name__}, expected an array of shape {np.shape(expected)})"
+    e = np.asarray(expected, dtype=float)
+    if g.shape != e.shape:
+        hint = "; transposed?" if g.ndim == 2 and g.shape == e.shape[::-1] else ""
+        return f"FAIL (shape {g.shape}, expected {e.shape}{hint})"
+    if not np.all(np.isfinite(g)):
+        return f"FAIL ({int(np.sum(~np.isfinite(g)))} NaN or inf entries)"
+    err = _rel(g, e)
+    if err < tol:
+        return "OK"
+    detail = f"rel err {err:.1e}, tolerance {tol:.0e}"
+    if zero_at is not None:
+        mask = np.broadcast_to(np.asarray(zero_at, dtype=bool), e.shape)
+        if mask.any() and _rel(np.where(mask, e, g), e) < tol:
+            return (
+                f"FAIL ({detail}; differs only where the input is exactly 0: the derivative there)"
+            )
+    hint = _factor_hint(g, e, batch)
+    if not hint and g.size > 1:
+        worst = np.unravel_index(int(np.argmax(np.abs(g - e))), e.shape)
+        at = worst[0] if len(worst) == 1 else tuple(int(i) for i in worst)
+        hint = f"; worst at index {at}: got {g[worst]:.6g}, expected {e[worst]:.6g}"
+    return f"FAIL ({detail}{hint})"
+
+
+def trajectory(got, expected, tol: float, what: str = "w") -> str:
+    """``OK`` when two trajectories (rows: steps 0, 1, ...; columns: parameters) agree to
+    absolute error ``tol``; else ``FAIL`` saying at which step and which parameter they first
+    part, with both values (or that the number of steps differs)."""
+    try:
+        g = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return f"FAIL (could not read the trajectory: {type(got).__name__})"
+    e = np.asarray(expected, dtype=float)
+    g2, e2 = g.reshape(len(g), -1) if g.ndim else g, e.reshape(len(e), -1)
+    if g.ndim == 0 or g2.shape[1:] != e2.shape[1:]:
+        return f"FAIL (shape {g.shape}, expected {e.shape})"
+    steps = min(len(g2), len(e2))
+    bad = ~(np.abs(g2[:steps] - e2[:steps]) < tol)  # NaN counts as bad
+    if bad.any():
+        k, i = (int(x) for x in np.argwhere(bad)[0])
+        name = f"{what}[{i}]" if e2.shape[1] > 1 else what
+        return (
+            f"FAIL (first departs at step {k}, {name}: got {g2[k, i]:.6g}, expected "
+            f"{e2[k, i]:.6g}; tolerance {tol:.0e})"
+        )
+    if len(g2) != len(e2):
+        return f"FAIL ({len(g2)} steps recorded, expected {len(e2)}: off by one?)"
+    return "OK"
+
+
+_HINTS = (
+    (
+        "overflow encountered in exp",
+        "np.where evaluates both branches for every entry, so exponentiate only numbers <= 0, "
+        "e.g. np.exp(-np.abs(z))",
+    ),
+    (
+        "could not be broadcast",
+        "a shape mismatch: arrays are batch first (N, D), weights (D_out, D_in)",
+    ),
+    ("not aligned", "a shape mismatch: arrays are batch first (N, D), weights (D_out, D_in)"),
+    ("mat1 and mat2", "a shape mismatch: inputs are (N, D_in), weights (D_out, D_in)"),
+)
+
+
+def error_hint(message: str) -> str:
+    """A hint for an error message that betrays a known pitfall, or ``""``."""
+    return next((hint for pattern, hint in _HINTS if pattern in message), "")
+
+
+def attempt(thunk) -> str:
+    """The verdict ``thunk()`` returns, or ``FAIL (...)`` when the answer code it calls
+    raises, so that each line of a check is scored on its own: an answer that raises
+    ``NotImplementedError`` is "not answered yet", any other error is shown with its type,
+    its message and, for known pitfalls, a hint."""
+    try:
+        return str(thunk())
+    except NotImplementedError as exc:
+        return f"FAIL (not answered yet: {_safe_str(exc)})"
+    except Exception as exc:  # noqa: BLE001 - reported as the line's verdict
+        text = f"{type(exc).__name__}: {_safe_str(exc)}"
+        hint = error_hint(text)
+        return f"FAIL ({text}{'; hint: ' + hint if hint else ''})"
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        text = " ".join(str(exc).split())
+    except Exception:  # noqa: BLE001 - an answer's exception with a broken __str__
+        text = "(unprintable error)"
+    return text if len(text) <= 160 else text[:157] + "..."

@@ -2,7 +2,9 @@
 
 Exit status: 0 on success (for ``grade``: full marks on every submission), 1 when a
 submission lost points or a release is out of date, 2 on an error of the course or of
-the command line.
+the command line, or when a submission could not be graded (missing, empty, not a
+notebook, another assignment's: one line each on stderr; a class run grades the others
+and lists these in the notes column of ``--csv``).
 """
 
 from __future__ import annotations
@@ -35,19 +37,32 @@ def _release(args) -> int:
 
 
 def _grade(args) -> int:
-    from .grading import grade
+    from .grading import grade, reference
 
     if args.jobs < 1:
         raise CourseError(f"-j/--jobs must be >= 1, got {args.jobs}")
     if args.timeout <= 0:
         raise CourseError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    if args.reference:
+        for warning in reference.load(args.reference).warnings:
+            print(f"coursekit grade: warning: {warning}", file=sys.stderr)
     reports = grade.grade_many(args.notebooks, args.reference, args.timeout, args.jobs)
+    failed = [
+        (path, r) for path, r in zip(args.notebooks, reports, strict=True) if isinstance(r, str)
+    ]
+    for _, reason in failed:
+        print(f"coursekit grade: {reason}", file=sys.stderr)
     if args.csv:
-        grade.write_csv(reports, args.csv)
+        grade.write_csv(reports, args.csv, args.notebooks)
     if args.json:
-        print(grade.to_json(reports))
+        print(grade.to_json(reports, args.notebooks))
     else:
-        print("\n\n".join(r.table() for r in reports))
+        text = [r.table() for r in reports if not isinstance(r, str)]
+        text += [f"NOT GRADED: {reason}" for _, reason in failed if len(args.notebooks) > 1]
+        if text:
+            print("\n\n".join(text))
+    if failed:
+        return 2
     return 0 if all(r.full_marks for r in reports) else 1
 
 

@@ -28,11 +28,18 @@ class Cell:
     kind: str
     source: str
     key: str | None = None
-    points: int = 0
+    points: int | list[int] = 0
     hidden: bool = False
     expected: str | None = None
     index: int = 0
+    question: str | None = None
+    rules: dict | None = None
     meta: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """The points a check cell is worth (the sum of its per-line points)."""
+        return sum(self.points) if isinstance(self.points, list) else self.points
 
 
 def read(path) -> nbformat.NotebookNode:
@@ -79,11 +86,45 @@ def _check_markers(source: str, where: str, is_answer: bool) -> None:
         raise CourseError(f"{where}: answer cell without a {BEGIN} / {END} region")
 
 
-def _points(meta: dict, where: str) -> int:
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _points(meta: dict, where: str) -> int | list[int]:
+    """A check's ``points``: a positive integer (the cell is one sub-check: all its lines must
+    match), or a list of positive integers, one per line of its output (each line scores on
+    its own)."""
     points = meta.get("points")
-    if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
-        raise CourseError(f"{where}: check needs a positive integer 'points', got {points!r}")
+    if isinstance(points, list) and points and all(_positive_int(p) for p in points):
+        return list(points)
+    if not _positive_int(points):
+        raise CourseError(
+            f"{where}: check needs a positive integer 'points' (or a list of them, one per "
+            f"output line), got {points!r}"
+        )
     return points
+
+
+def _hidden(meta: dict, where: str) -> bool:
+    hidden = meta.get("hidden", False)
+    if not isinstance(hidden, bool):
+        raise CourseError(
+            f"{where}: 'hidden' must be true or false (JSON booleans), got {hidden!r}"
+        )
+    return hidden
+
+
+def rules_of(meta, where: str) -> dict:
+    """Validated ``{"forbid": [...], "allow": [...]}`` (prefixes of dotted names)."""
+    rules = meta.get("rules", {}) if isinstance(meta, dict) else {}
+    if not isinstance(rules, dict) or set(rules) - {"forbid", "allow"}:
+        raise CourseError(
+            f"{where}: 'rules' must be {{'forbid': [...], 'allow': [...]}}, got {rules!r}"
+        )
+    for k, v in rules.items():
+        if not isinstance(v, list) or not all(isinstance(p, str) and p for p in v):
+            raise CourseError(f"{where}: rules[{k!r}] must be a list of dotted names, got {v!r}")
+    return {k: list(v) for k, v in rules.items() if v}
 
 
 def cells_of(nb, path="notebook", require_markers=True) -> list[Cell]:
@@ -112,7 +153,20 @@ def cells_of(nb, path="notebook", require_markers=True) -> list[Cell]:
             answers.add(key)
             if require_markers:
                 _check_markers(cell.source, where, True)
-            cells.append(Cell("answer", cell.source, key, index=index, meta=meta))
+            question = meta.get("question")
+            if question is not None and (not isinstance(question, str) or not question):
+                raise CourseError(f"{where}: 'question' must be a question id, got {question!r}")
+            cells.append(
+                Cell(
+                    "answer",
+                    cell.source,
+                    key,
+                    index=index,
+                    question=question,
+                    rules=rules_of(meta, where) or None,
+                    meta=meta,
+                )
+            )
         elif "check" in meta:
             key = meta["check"]
             if not isinstance(key, str) or not key:
@@ -125,7 +179,7 @@ def cells_of(nb, path="notebook", require_markers=True) -> list[Cell]:
                     cell.source,
                     key,
                     points=_points(meta, where),
-                    hidden=bool(meta.get("hidden", False)),
+                    hidden=_hidden(meta, where),
                     expected=output_text(cell.get("outputs", [])) if cell.get("outputs") else None,
                     index=index,
                     meta=meta,
@@ -138,6 +192,108 @@ def cells_of(nb, path="notebook", require_markers=True) -> list[Cell]:
     if require_markers and not any(c.kind == "check" for c in cells):
         raise CourseError(f"{path}: no check cell (metadata {{'coursekit': {{'check': ...}}}})")
     return cells
+
+
+def top_level_names(source: str) -> list[str]:
+    """The names a cell defines at top level (``def``, ``class``, assignment, import): for an
+    answer cell, the names the checks call."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
+def used_names(source: str) -> set[str]:
+    """Every name a cell reads (loads), anywhere in it."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def notebook_rules(nb, path="notebook") -> dict:
+    """The assignment's rules, from the notebook metadata ``{"coursekit": {"rules": ...}}``."""
+    meta = nb.metadata.get("coursekit", {}) if hasattr(nb, "metadata") else {}
+    return rules_of(meta if isinstance(meta, dict) else {}, f"{path}: notebook metadata")
+
+
+_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
+
+
+def point_tables(nb) -> list[tuple[int, dict[str, list[str]]]]:
+    """Markdown tables with a ``question`` and a ``points`` column: (cell index, question ->
+    row as a dict column -> text); the ``total`` row under key ``"total"``."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        header, rows = None, {}
+        for line in cell.source.splitlines():
+            m = _ROW.match(line)
+            if not m:
+                if header and rows:
+                    found.append((index, rows))
+                header, rows = None, {}
+                continue
+            cols = [c.strip().strip("*").strip() for c in m.group(1).split("|")]
+            if header is None:
+                low = [c.lower() for c in cols]
+                if "question" in low and "points" in low:
+                    header = low
+                continue
+            if set("".join(cols)) <= set("-: "):
+                continue
+            row = dict(zip(header, cols))
+            key = row.get("question") or ("total" if "total" in " ".join(cols).lower() else "")
+            if key:
+                rows[key] = row
+        if header and rows:
+            found.append((index, rows))
+    return found
+
+
+def check_point_tables(nb, path, public: dict[str, int], hidden: dict[str, int]) -> None:
+    """The notebook's point tables must say what is graded: ``points`` the public checks'
+    points of each question, ``hidden`` (a column, when there is one) the hidden checks'.
+
+    Raises ``CourseError`` naming the first row that differs.
+    """
+    for index, rows in point_tables(nb):
+        where = f"{path}: the point table in cell {index}"
+        for q in public:
+            if q not in rows:
+                raise CourseError(f"{where} has no row for question {q!r}")
+        for key, row in rows.items():
+            want_public = sum(public.values()) if key == "total" else public.get(key)
+            want_hidden = sum(hidden.values()) if key == "total" else hidden.get(key, 0)
+            if want_public is None:
+                raise CourseError(f"{where} lists {key!r}, which no check grades")
+            got = row.get("points", "")
+            if got != str(want_public):
+                raise CourseError(
+                    f"{where}: {key} shows {got!r} points; its public checks hold {want_public}"
+                )
+            if "hidden" in row:
+                got_hidden = row["hidden"] or "0"
+                if got_hidden not in (str(want_hidden), "-" if not want_hidden else ""):
+                    raise CourseError(
+                        f"{where}: {key} shows {got_hidden!r} hidden points; its hidden checks "
+                        f"hold {want_hidden}"
+                    )
 
 
 def stub(source: str) -> str:

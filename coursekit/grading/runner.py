@@ -4,16 +4,21 @@ An error is what the kernel's ``execute_reply`` says (``status == "error"``), ne
 what was displayed, so an answer that silences tracebacks still fails. A cell that runs
 past its timeout or kills the kernel (``os._exit``) fails alone: the kernel is restarted
 and the cells that had run fine are replayed before grading goes on.
+
+Every notebook cell runs between the grader's ``begin``/``end`` cells (see
+``kernel_guard.py``), which tag its code with its role, watch what answer code calls, and
+report it: :attr:`Result.events`.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import os
 import queue
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jupyter_client import KernelManager
 
@@ -21,11 +26,16 @@ from .notebook import normalise
 
 MAX_OUTPUT = 100_000  # characters of a cell's output kept (an answer may print forever)
 _GUARD = '__import__("sys").modules["coursekit.grading.kernel_guard"]'
-#: Grader code run once, before any notebook cell (see ``kernel_guard.py``).
-PREAMBLE = "import coursekit.grading.kernel_guard\ncoursekit.grading.kernel_guard.install(get_ipython())\ndel coursekit"
-GUARD = f"{_GUARD}.guard()"
-MARK = f"{_GUARD}.mark()"
-PROTECT = f"{_GUARD}.protect()"
+NONCE = "\x1fcoursekit-guard\x1f"
+
+
+def preamble(config: dict) -> str:
+    """Grader code run once, before any notebook cell (see ``kernel_guard.py``)."""
+    return (
+        "import coursekit.grading.kernel_guard\n"
+        f"coursekit.grading.kernel_guard.install(get_ipython(), {config!r})\n"
+        "del coursekit"
+    )
 
 
 def assigned_names(source: str) -> list[str]:
@@ -51,26 +61,30 @@ def assigned_names(source: str) -> list[str]:
 class Result:
     """What one cell did: ``status`` is ``ok``, ``error``, ``timeout``, ``dead`` or
     ``tampered`` (a check that replaced what the guard protects); ``output`` is its
-    normalised text, ``error`` a one-line ``Name: message``."""
+    normalised text, ``error`` a one-line ``Name: message``; ``events``: what the guard saw
+    (``violations``: question -> messages, ``tampered``: messages)."""
 
     status: str
     output: str = ""
     error: str = ""
+    events: dict = field(default_factory=dict)
 
 
 class Kernel:
     """A python3 kernel in a throwaway working directory, one cell at a time.
 
-    ``timeout`` is per cell, in seconds. ``replay`` keeps the sources that ran fine so
-    that after a restart the kernel gets back to the same state.
+    ``timeout`` is per cell, in seconds. ``config`` is the guard's (rules, answer ids).
+    ``replay`` keeps the cells that ran fine so that after a restart the kernel gets back
+    to the same state.
     """
 
-    def __init__(self, timeout: float = 30.0, startup_timeout: float = 60.0):
+    def __init__(self, timeout: float = 30.0, startup_timeout: float = 60.0, config=None):
         self.timeout, self.startup_timeout = timeout, startup_timeout
+        self.config = config or {}
         self._dir = tempfile.TemporaryDirectory(prefix="coursekit-grade-")
         self._ipc = tempfile.TemporaryDirectory(prefix="coursekit-ipc-")
         self.km = self.kc = None
-        self.replay: list[str] = []
+        self.replay: list[tuple[str, str | None, str | None]] = []
         self.restarts = 0
 
     def __enter__(self):
@@ -92,7 +106,7 @@ class Kernel:
         self.kc = self.km.client()
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=self.startup_timeout)
-        result = self._execute(PREAMBLE, self.startup_timeout)
+        result = self._execute(preamble(self.config), self.startup_timeout)
         if result.status != "ok":
             raise RuntimeError(f"grader preamble failed: {result.error}")
 
@@ -104,47 +118,72 @@ class Kernel:
         self.km = self.kc = None
 
     def restart(self) -> None:
-        """A fresh kernel with the preamble and every source in ``replay`` re-run."""
+        """A fresh kernel with the preamble and every cell in ``replay`` re-run."""
         self.shutdown()
         self.restarts += 1
         self.start()
-        for source in self.replay:
-            if self._execute(source, self.timeout).status in ("timeout", "dead"):
+        for source, role, key in self.replay:
+            result = self._cell(source, role, key)
+            if result.status in ("timeout", "dead"):
                 self.shutdown()  # a cell that ran fine once hangs now: start bare
                 self.start()
                 break
 
-    def run(self, source: str, keep: bool = True) -> Result:
-        """Run one cell; on timeout or death, restart (the cell is not replayed)."""
-        result = self._execute(source, self.timeout)
+    def reset(self) -> None:
+        """A fresh namespace in the same kernel (for trusted code only: see ``Session``)."""
+        self.replay = []
+        result = self._execute(f"{_GUARD}.reset()", self.timeout)
+        if result.status != "ok":
+            self.shutdown()
+            self.start()
+
+    def run(self, source: str, role: str | None = None, key=None, keep=True) -> Result:
+        """Run one cell (between the guard's cells when ``role`` is given); on timeout or
+        death, restart (the cell is not replayed)."""
+        result = self._cell(source, role, key)
         if result.status in ("timeout", "dead"):
             self.restart()
         elif result.status == "ok" and keep:
-            self.replay.append(source)
+            self.replay.append((source, role, key))
         return result
 
     def run_setup(self, source: str) -> Result:
         """Run a setup cell and protect the names and modules it brings in."""
-        self.run(MARK)
-        result = self.run(source)
-        self.run(PROTECT)
-        return result
+        return self.run(source, "setup")
 
-    def run_check(self, source: str) -> Result:
+    def run_answer(self, source: str, key: str) -> Result:
+        return self.run(source, "answer", key)
+
+    def run_check(self, source: str, key: str | None = None) -> Result:
         """Run a check between the guard cells; status ``tampered`` if it replaced anything.
 
         The check is not replayed after a restart: checks must not set up later cells.
         """
-        guard = self.run(GUARD, keep=False)
-        if guard.status != "ok":
-            return Result("tampered", "", f"the grader's guard failed: {guard.error}")
-        result = self.run(source, keep=False)
-        if result.status != "ok":
+        return self.run(source, "check", key, keep=False)
+
+    def _cell(self, source: str, role: str | None, key) -> Result:
+        if role is None:
+            return self._execute(source, self.timeout)
+        begin = self._execute(f"{_GUARD}.begin({role!r}, {key!r})", self.timeout)
+        if begin.status != "ok":
+            return Result("tampered", "", f"the grader's guard failed: {begin.error}")
+        result = self._execute(source, self.timeout)
+        if result.status in ("timeout", "dead"):
             return result
-        allowed = assigned_names(source)
-        verify = self.run(f"{_GUARD}.verify({allowed!r})", keep=False)
-        if verify.status != "ok":
-            return Result("tampered", result.output, verify.error.removeprefix("RuntimeError: "))
+        allowed = assigned_names(source) if role == "check" else []
+        end = self._execute(f"{_GUARD}.end({allowed!r})", self.timeout)
+        if end.status in ("timeout", "dead"):
+            return Result(end.status, result.output, "the kernel died after the cell ran")
+        events = None
+        for line in end.output.splitlines():
+            if line.startswith(NONCE):
+                events = json.loads(line[len(NONCE) :])
+        if end.status != "ok" or events is None:
+            why = end.error or "no report"
+            return Result("tampered", result.output, f"the grader's guard failed: {why}")
+        result.events = events
+        if role == "check" and events.get("tampered") and result.status == "ok":
+            return Result("tampered", result.output, "; ".join(events["tampered"]), events)
         return result
 
     def _execute(self, source: str, timeout: float) -> Result:
