@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -19,86 +18,29 @@ from coursekit import cli
 from coursekit.grading import CourseError, grade, reference, release
 from coursekit.grading.checks import passed, verdict
 from coursekit.grading.notebook import Cell, cells_of, normalise, stub
-
-ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*.ipynb"))
-
-A1 = '''def double(x):
-    """2 x."""
-    ### BEGIN SOLUTION
-    ### HINT: multiply by two
-    return 2 * x
-    ### END SOLUTION
-'''
-A2 = """def area(r):
-    ### BEGIN SOLUTION
-    return math.pi * r**2
-    ### END SOLUTION
-"""
-A3 = """def word():
-    ### BEGIN SOLUTION
-    return "done"
-    ### END SOLUTION
-"""
-Q1 = 'assert double(3) == 6, f"double(3) gave {double(3)}"\nprint("q1 double(3) == 6: OK")'
-Q2 = 'print(f"q2 area(1) = {area(1):.4f}")'
-Q2_HIDDEN = 'print(f"q2 area(2) = {area(2):.4f}")'
-Q3 = 'print("q3 word() is done:", passed(np.array_equal(word(), "done")))'
-
-
-def code(source, **meta):
-    return nbformat.v4.new_code_cell(source, metadata={"coursekit": meta} if meta else {})
-
-
-def toy_solution() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# Toy assignment"),
-        code("import math\n\nimport numpy as np\n\nfrom coursekit.grading.checks import passed"),
-        code(A1, answer="a1"),
-        code(Q1, check="q1", points=2),
-        code(A2, answer="a2"),
-        code(Q2, check="q2", points=3),
-        code(Q2_HIDDEN, check="q2", points=1, hidden=True),
-        code(A3, answer="a3"),
-        code(Q3, check="q3", points=1),
-    ]
-    return nb
+from tests.grading_toy import (
+    A1,
+    A2,
+    Q1,
+    Q3,
+    ROOT,
+    SOLUTIONS,
+    TOY_OUTPUTS,
+    answer,
+    code,
+    make_course,
+    scores,
+    submit,
+    toy_solution,
+)
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A released toy course: solutions/00_toy.ipynb, assignments/, the reference."""
     root = tmp_path_factory.mktemp("course")
-    (root / "solutions").mkdir()
-    (root / "assignments").mkdir()
-    solution = root / "solutions" / "00_toy.ipynb"
-    nbformat.write(toy_solution(), str(solution))
-    release.release(solution, root)
+    make_course(root)
     return root
-
-
-def submit(course, tmp_path, edit=None, start="solution") -> Path:
-    """A submission: the released assignment or the solution, edited by ``edit(nb)``."""
-    source = course / ("solutions" if start == "solution" else "assignments") / "00_toy.ipynb"
-    nb = nbformat.read(str(source), as_version=4)
-    if edit:
-        edit(nb)
-    path = tmp_path / "submission.ipynb"
-    nbformat.write(nb, str(path))
-    return path
-
-
-def answer(nb, key, source):
-    next(
-        c for c in nb.cells if c.metadata.get("coursekit", {}).get("answer") == key
-    ).source = source
-
-
-def scores(course, path, timeout=10.0, ref=None) -> dict[str, int]:
-    ref = ref or reference.load(course / "assignments" / ".reference" / "00_toy.json")
-    report = grade.grade(path, ref, timeout)
-    return {q.id: q.earned for q in report.questions}, {q.id: q.message for q in report.questions}
 
 
 # ---------------------------------------------------------------- format and release
@@ -142,6 +84,17 @@ def test_normalise_strips_ansi_and_trailing_space():
         ([code(A1), code(Q1, check="q1", points=1)], "not an answer cell"),
         ([code(A1, answer="a1", check="q1", points=1)], "not both"),
         ([code(A1, answer="a1")], "no check cell"),
+        (
+            [code(A1, answer="a1"), code(Q1, check="q1", points=1, hidden="false")],
+            "'hidden' must be true or false",
+        ),
+        ([code(A1, answer="a1"), code(Q1, check="q1", points=1.5)], "positive integer 'points'"),
+        ([code(A1, answer="a1"), code(Q1, check="q1", points=[1, 0])], "positive integer"),
+        ([code(A1, answer="a1"), code(Q1, check="q1", points=True)], "positive integer"),
+        (
+            [code(A1, answer="a1", rules={"forbid": "torch"}), code(Q1, check="q1", points=1)],
+            "must be a list of dotted names",
+        ),
     ],
 )
 def test_release_validation_names_the_cell(cells, message):
@@ -165,22 +118,174 @@ def test_release_refuses_a_solution_that_fails_its_own_check(tmp_path):
         release.release(solution, tmp_path)
 
 
-def test_torch_compiler_import_is_not_tampering(course, tmp_path):
+def test_torch_compiler_import_is_not_tampering(tmp_path):
     """torch's first optimiser step imports torch._dynamo, which rebinds torch.manual_seed."""
     nb = toy_solution()
     nb.cells[1].source += "\nimport torch"
-    nb.cells[3].source = (
+    step = (
         "p = torch.nn.Parameter(torch.zeros(1))\np.grad = torch.ones(1)\n"
         "torch.optim.SGD([p], lr=1.0).step()\n" + Q1
     )
+    nb.cells[3].source = step
+    outputs = {**TOY_OUTPUTS, step: TOY_OUTPUTS[Q1]}
+    solution = make_course(tmp_path, nb, outputs=outputs)
+    ref = reference.load(tmp_path / "assignments" / ".reference" / "00_toy.json")
+    report = grade.grade(solution, ref, 60.0)
+    assert report.scores()["q1"] == 2, report.questions[0].message
+
+
+def release_edited(tmp_path, edit):
+    nb = toy_solution()
+    edit(nb)
     (tmp_path / "solutions").mkdir()
     (tmp_path / "assignments").mkdir()
     solution = tmp_path / "solutions" / "00_toy.ipynb"
     nbformat.write(nb, str(solution))
-    release.release(solution, tmp_path)
-    ref = reference.load(tmp_path / "assignments" / ".reference" / "00_toy.json")
-    report = grade.grade(solution, ref, 60.0)
-    assert {q.id: q.earned for q in report.questions}["q1"] == 2, report.questions[0].message
+    release.release(solution, tmp_path, timeout=30)
+
+
+def per_line_constant(nb):
+    nb.cells[1].source += ", attempt"
+    nb.cells[8].source = (
+        'print("q3 word() is done:", attempt(lambda: passed(word() == "done")))\n'
+        'print("q3 pi is more than 3:", passed(np.pi > 3))'
+    )
+    nb.cells[8].metadata["coursekit"]["points"] = [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda nb: nb.cells.append(
+                code('print("q3 numpy adds:", passed(np.ones(2).sum() == 2))', check="q3", points=1)
+            ),
+            r"check 'q3' \(cell 9\) passes on the unmodified stubs",
+        ),
+        (per_line_constant, r"check 'q3' \(cell 8\) line 2 passes on the unmodified stubs"),
+        (
+            lambda nb: setattr(
+                nb.cells[8], "source", Q3 + '\nimport time\nprint(f"q3 took {time.time()}")'
+            ),
+            r"printed different text in two runs of the solution",
+        ),
+        (
+            lambda nb: setattr(
+                nb.cells[0],
+                "source",
+                "| question | points |\n|---|---|\n| q1 | 2 |\n| q2 | 4 |\n| q3 | 1 |",
+            ),
+            r"q2 shows '4' points; its public checks hold 3",
+        ),
+        (
+            lambda nb: (
+                nb.metadata.update(coursekit={"rules": {"forbid": ["coursekit.gradcheck"]}})
+                or setattr(
+                    nb.cells[2],
+                    "source",
+                    A1.replace(
+                        "return 2 * x",
+                        "from coursekit.gradcheck import rel_error\n    return 2 * x + rel_error(x, x)",
+                    ),
+                )
+            ),
+            r"the solution breaks the assignment's rules: answer a1 calls coursekit.gradcheck.rel_error",
+        ),
+    ],
+    ids=["passes-on-stubs", "line-passes-on-stubs", "prints-a-time", "point-table", "breaks-rules"],
+)
+def test_release_refuses_checks_that_cannot_grade(tmp_path, edit, message):
+    with pytest.raises(CourseError, match=message):
+        release_edited(tmp_path, edit)
+    assert not (tmp_path / "assignments" / "00_toy.ipynb").exists()
+
+
+def test_release_names_the_assignment_and_states_hidden_points(course):
+    student = nbformat.read(str(course / "assignments" / "00_toy.ipynb"), as_version=4)
+    assert student.metadata["coursekit"]["assignment"] == "00_toy"
+    ref = reference.load(course / "assignments" / ".reference" / "00_toy.json")
+    assert ref.hidden_points == {"q2": 1} and ref.public_points == {"q1": 2, "q2": 3, "q3": 1}
+
+
+PARTS = (
+    'print("q3 word() is done:", attempt(lambda: passed(word() == "done")))\n'
+    'print("q3 word() has 4 letters:", attempt(lambda: passed(len(word()) == 4)))'
+)
+A4 = "def quadruple(x):\n    ### BEGIN SOLUTION\n    return double(double(x))\n    ### END SOLUTION\n"
+Q4 = 'print("q4 quadruple(2) == 8:", passed(quadruple(2) == 8))'
+
+
+@pytest.fixture(scope="module")
+def parts_course(tmp_path_factory):
+    """The toy course with per-line points on q3 ([1, 2]) and a q4 that builds on a1."""
+    root = tmp_path_factory.mktemp("parts")
+    nb = toy_solution()
+    nb.cells[1].source += ", attempt"
+    nb.cells[8] = code(PARTS, check="q3", points=[1, 2])
+    nb.cells += [code(A4, answer="a4"), code(Q4, check="q4", points=1)]
+    outputs = {
+        **TOY_OUTPUTS,
+        PARTS: "q3 word() is done: OK\nq3 word() has 4 letters: OK",
+        Q4: "q4 quadruple(2) == 8: OK",
+    }
+    make_course(root, nb, outputs=outputs)
+    return root
+
+
+class TestPartialCredit:
+    def grade(self, root, tmp_path, edit, solution=False):
+        path = submit(root, tmp_path, edit)
+        store = root / (
+            "solutions/00_toy.ipynb" if solution else "assignments/.reference/00_toy.json"
+        )
+        return grade.grade(path, reference.load(store), 10.0)
+
+    def test_each_line_earns_its_points_and_every_failing_line_is_shown(
+        self, parts_course, tmp_path
+    ):
+        report = self.grade(parts_course, tmp_path, lambda nb: answer(nb, "a3", WRONG_A3))
+        q3 = report.question("q3")
+        assert (q3.earned, q3.possible) == (2, 3)
+        assert q3.message == "line 1: `q3 word() is done: FAIL`"
+        report = self.grade(
+            parts_course, tmp_path, lambda nb: answer(nb, "a3", 'def word():\n    return "no"')
+        )
+        assert report.question("q3").earned == 0
+        assert len(report.question("q3").messages) == 2
+        assert [p.status for p in report.question("q3").parts] == ["failed", "failed"]
+
+    def test_a_raising_answer_fails_its_lines_with_the_error(self, parts_course, tmp_path):
+        bad = 'def word():\n    raise ValueError("bad word")'
+        report = self.grade(parts_course, tmp_path, lambda nb: answer(nb, "a3", bad))
+        assert report.question("q3").earned == 0
+        assert "FAIL (ValueError: bad word)" in report.question("q3").message
+
+    def test_one_bug_costs_one_question_with_the_instructors_reference(
+        self, parts_course, tmp_path
+    ):
+        wrong = "def double(x):\n    return 3 * x"
+        report = self.grade(
+            parts_course, tmp_path, lambda nb: answer(nb, "a1", wrong), solution=True
+        )
+        assert report.scores() == {"q1": 0, "q2": 4, "q3": 3, "q4": 1}
+        assert any("q4 was graded with the instructor's a1" in n for n in report.notes)
+        report = self.grade(parts_course, tmp_path, lambda nb: answer(nb, "a1", wrong))
+        assert report.scores()["q4"] == 0
+        assert "also runs your answer a1" in report.question("q4").message
+
+    def test_the_student_sees_public_points_and_what_hidden_checks_hold(self, course, tmp_path):
+        report = grade.grade(
+            submit(course, tmp_path),
+            reference.load(course / "assignments" / ".reference" / "00_toy.json"),
+            10.0,
+        )
+        assert (report.total, report.possible, report.hidden_points) == (6, 6, {"q2": 1})
+        table = report.table()
+        assert "total      6 / 6 (public checks)" in table
+        assert (
+            "note: hidden checks hold 1 more point (q2 1); your instructor grades them out of 7"
+            in table
+        )
 
 
 def test_release_writes_stubs_reference_outputs_and_no_hidden_checks(course):
@@ -298,16 +403,6 @@ def test_missing_answer_graded_as_stub_even_against_the_solution(course, tmp_pat
 def test_suspicious_answers_are_noted_for_review():
     cells = [Cell("answer", SILENCE, "a1"), Cell("answer", A2, "a2"), Cell("code", "import sys")]
     assert grade.suspicious(cells) == ["answer a1 uses excepthook, get_ipython: review it by hand"]
-
-
-def test_unreadable_submission_scores_zero_without_running(course, tmp_path):
-    path = tmp_path / "broken.ipynb"
-    path.write_text("{not json")
-    report = grade.grade(
-        path, reference.load(course / "assignments" / ".reference" / "00_toy.json")
-    )
-    assert report.total == 0 and report.possible == 6
-    assert report.questions[0].message == "cannot read the submission (JSONDecodeError)"
 
 
 # ---------------------------------------------------------------- tampering
@@ -498,20 +593,19 @@ ONE_SIDED = """def numerical_gradient(f, x, eps=1e-5):
 
 
 def test_assignment_1_one_wrong_answer_loses_only_its_question(tmp_path):
-    """A one-sided difference (error O(h), not O(h^2)) in a4 loses q4's 2 points, nothing else."""
+    """A one-sided difference (error O(h), not O(h^2)) in a4 loses q4's closed-form and
+    centred lines, nothing else; the questions are read from the published reference."""
     nb = nbformat.read(str(ROOT / "solutions" / "01_backprop_numpy.ipynb"), as_version=4)
     answer(nb, "a4", ONE_SIDED)
     path = tmp_path / "01_backprop_numpy.ipynb"
     nbformat.write(nb, str(path))
-    report = grade.grade(path, reference.load(reference.locate("01_backprop_numpy", ROOT)))
-    assert {q.id: q.earned for q in report.questions} == {
-        "q1": 2,
-        "q2": 2,
-        "q3": 2,
-        "q4": 0,
-        "q5": 2,
-        "q6": 2,
+    ref = reference.load(reference.locate("01_backprop_numpy", ROOT))
+    report = grade.grade(path, ref)
+    q4 = ref.question_of("a4")
+    assert {q: p for q, p in report.scores().items() if q != q4} == {
+        q: p for q, p in ref.questions.items() if q != q4
     }
-    assert report.questions[3].message.startswith(
-        "line 1: expected `q4 matches the closed-form gradient"
+    assert report.scores()[q4] == ref.questions[q4] - 2, report.table()
+    assert report.question(q4).message.startswith("line 1: `q4 matches the closed-form gradient"), (
+        report.question(q4).message
     )

@@ -1,4 +1,4 @@
-"""Plausible mistakes lose points, on their own question only.
+"""Plausible mistakes lose points, on their own question only; delegating answers none.
 
 Each mutant is made from a solution's answer code by one textual change (an off-by-one, a
 sign, a transpose, a forgotten bias correction, the wrong axis of a mean, a look-ahead
@@ -8,9 +8,9 @@ question of the answer it changes, and every question that builds on that answer
 keep its full marks (the grader reruns it with the instructor's version of the broken
 answer: one mistake costs one question).
 
-All mutants of an assignment share one kernel (``grade.Session``), and only the questions
-that can see the changed answer are checked, so the whole table runs in about a minute.
-The count of mutants killed per assignment is printed (``-s``) and asserted.
+All mutants of an assignment, and its delegating answers (``test_grading_rules.py``), share
+one kernel (``grade.Session``), and only the questions that can see the changed answer are
+checked. The count of mutants killed per assignment is printed (``-s``) and asserted.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 
 from coursekit.grading import grade, reference
 from coursekit.grading.notebook import Cell
+from tests.test_grading_rules import DELEGATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -399,36 +400,65 @@ def apply(ref: reference.Reference, mutant) -> tuple[dict[str, str], set[str], s
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*.ipynb"))
 
 
-def run_mutants(name: str) -> tuple[int, int, list[str]]:
+def run_mutants(session: grade.Session, name: str) -> tuple[int, int, list[str]]:
     """Grade every mutant of an assignment; (killed, total, what went wrong)."""
-    ref = reference.load(ROOT / "solutions" / f"{name}.ipynb")
-    killed, problems = 0, []
-    with grade.Session(ref, timeout=120) as session:
-        for mutant in MUTANTS[name]:
-            answers, only, question = apply(ref, mutant)
-            report = session.grade(answers, f"{name} {mutant[0]}: {mutant[3]}", only)
-            lost = {q.id for q in report.questions if q.earned < q.possible}
-            killed += question in lost
-            if question not in lost:
-                problems.append(f"{mutant[0]} ({mutant[3]}) scored full marks on {question}")
-            if lost - {question}:
-                problems.append(f"{mutant[0]} ({mutant[3]}) also cost {sorted(lost - {question})}")
+    ref, killed, problems = session.ref, 0, []
+    for mutant in MUTANTS[name]:
+        answers, only, question = apply(ref, mutant)
+        report = session.grade(answers, f"{name} {mutant[0]}: {mutant[3]}", only)
+        lost = {q.id for q in report.questions if q.earned < q.possible}
+        killed += question in lost
+        if question not in lost:
+            problems.append(f"{mutant[0]} ({mutant[3]}) scored full marks on {question}")
+        if lost - {question}:
+            problems.append(f"{mutant[0]} ({mutant[3]}) also cost {sorted(lost - {question})}")
     return killed, len(MUTANTS[name]), problems
 
 
-def _mutant_test(name):
-    def test_mutants(self):
-        killed, total, problems = run_mutants(name)
+def run_delegations(session: grade.Session, name: str) -> list[str]:
+    """Grade every delegating answer of an assignment; what went wrong."""
+    ref, problems = session.ref, []
+    solution = {c.key: c.source for c in ref.cells if c.kind == "answer"}
+    for key, source, how in DELEGATIONS[name]:
+        question = ref.question_of(key)
+        report = session.grade({**solution, key: source}, f"{key}: {how}", {question})
+        row = report.question(question)
+        said = [n for n in report.notes if n.startswith(f"{question}: no points")]
+        if row.earned or not said or "rules forbid" not in row.message:
+            problems.append(f"{key} ({how}): {row.earned}/{row.possible}, {row.message!r}")
+    return problems
+
+
+def _table_tests(name):
+    """Mutants and delegating answers of one assignment, sharing one kernel."""
+
+    @pytest.fixture(scope="class")
+    def session(self):
+        ref = reference.load(ROOT / "solutions" / f"{name}.ipynb")
+        with grade.Session(ref, timeout=120) as shared:
+            yield shared
+
+    def test_mutants_lose_points_on_their_question_only(self, session):
+        killed, total, problems = run_mutants(session, name)
         print(f"\n{name}: {killed}/{total} mutants killed")
         assert not problems, "\n".join(problems)
 
-    return test_mutants
+    def test_delegating_answers_earn_nothing(self, session):
+        problems = run_delegations(session, name)
+        assert not problems, "\n".join(problems)
+
+    return {
+        "session": session,
+        "test_mutants_lose_points_on_their_question_only": test_mutants_lose_points_on_their_question_only,
+        "test_delegating_answers_earn_nothing": test_delegating_answers_earn_nothing,
+    }
 
 
-# one class per assignment, so that pytest-xdist (--dist loadscope) spreads them over workers
+# one class per assignment: pytest-xdist (--dist loadscope) spreads them over workers, and
+# each class grades all its answer sets in one kernel
 for _solution in SOLUTIONS:
-    _name = "TestMutants_" + _solution.stem
-    globals()[_name] = type(_name, (), {"test_mutants": _mutant_test(_solution.stem)})
+    _name = "TestAnswerTables_" + _solution.stem
+    globals()[_name] = type(_name, (), _table_tests(_solution.stem))
 del _solution, _name
 
 
