@@ -213,20 +213,25 @@ PARTS = (
 )
 A4 = "def quadruple(x):\n    ### BEGIN SOLUTION\n    return double(double(x))\n    ### END SOLUTION\n"
 Q4 = 'print("q4 quadruple(2) == 8:", passed(quadruple(2) == 8))'
+A5 = "def octuple(x):\n    ### BEGIN SOLUTION\n    return double(quadruple(x))\n    ### END SOLUTION\n"
+Q5 = 'print("q5 octuple(1) == 8:", passed(octuple(1) == 8))'
 
 
 @pytest.fixture(scope="module")
 def parts_course(tmp_path_factory):
-    """The toy course with per-line points on q3 ([1, 2]) and a q4 that builds on a1."""
+    """The toy course with per-line points on q3 ([1, 2]), a q4 that builds on a1 and a q5
+    that builds on a4 and a1."""
     root = tmp_path_factory.mktemp("parts")
     nb = toy_solution()
     nb.cells[1].source += ", attempt"
     nb.cells[8] = code(PARTS, check="q3", points=[1, 2])
     nb.cells += [code(A4, answer="a4"), code(Q4, check="q4", points=1)]
+    nb.cells += [code(A5, answer="a5"), code(Q5, check="q5", points=1)]
     outputs = {
         **TOY_OUTPUTS,
         PARTS: "q3 word() is done: OK\nq3 word() has 4 letters: OK",
         Q4: "q4 quadruple(2) == 8: OK",
+        Q5: "q5 octuple(1) == 8: OK",
     }
     make_course(root, nb, outputs=outputs)
     return root
@@ -267,8 +272,9 @@ class TestPartialCredit:
         report = self.grade(
             parts_course, tmp_path, lambda nb: answer(nb, "a1", wrong), solution=True
         )
-        assert report.scores() == {"q1": 0, "q2": 4, "q3": 3, "q4": 1}
+        assert report.scores() == {"q1": 0, "q2": 4, "q3": 3, "q4": 1, "q5": 1}
         assert any("q4 was graded with the instructor's a1" in n for n in report.notes)
+        assert any("q5 was graded with the instructor's a1, a4" in n for n in report.notes)
         report = self.grade(parts_course, tmp_path, lambda nb: answer(nb, "a1", wrong))
         assert report.scores()["q4"] == 0
         assert "also runs your answer a1" in report.question("q4").message

@@ -4,9 +4,12 @@ Each mutant is made from a solution's answer code by one textual change (an off-
 sign, a transpose, a forgotten bias correction, the wrong axis of a mean, a look-ahead
 gradient at the wrong point, ``steps`` instead of ``steps + 1`` values...). Graded
 against the instructor's reference (hidden checks included), it must lose points on the
-question of the answer it changes, and every question that builds on that answer must
-keep its full marks (the grader reruns it with the instructor's version of the broken
-answer: one mistake costs one question).
+question of the answer it changes, and every question whose answers or checks call that
+answer directly must keep its full marks (the grader reruns it with the instructor's
+version of the broken answer: one mistake costs one question). Questions that use it only
+through another answer are left out to save time (in assignment 1, q6 retrains a network
+for every mistake in a1-a3); that the rerun substitutes whole chains is tested on the toy
+course (``test_grading.py``).
 
 All mutants of an assignment, and its delegating answers (``test_grading_rules.py``), share
 one kernel (``grade.Session``), and only the questions that can see the changed answer are
@@ -22,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from coursekit.grading import grade, reference
-from coursekit.grading.notebook import Cell
+from coursekit.grading.notebook import Cell, top_level_names, used_names
 from tests.test_grading_rules import DELEGATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -391,10 +394,17 @@ def apply(ref: reference.Reference, mutant) -> tuple[dict[str, str], set[str], s
         Cell("answer", answers[c.key], c.key, index=c.index) if c.kind == "answer" else c
         for c in ref.cells
     ]
-    deps = grade.dependencies(cells, ref)
     question = ref.question_of(key)
-    only = {question} | {q for q, used in deps.items() if key in used}
-    return answers, only, question
+    names = set(top_level_names(answers[key]))
+    direct = {
+        q
+        for q in ref.questions
+        for c in cells
+        if (c.kind == "check" and c.key == q or c.kind == "answer" and ref.question_of(c.key) == q)
+        and c.key != key
+        and names & used_names(c.source)
+    }
+    return answers, {question} | direct, question
 
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*.ipynb"))
