@@ -111,7 +111,7 @@ def saturation_sweep(
     lrs=None,
     seeds=3,
     steps: int = 100,
-    n_train: int = 500,
+    n_train: int = 300,
 ) -> Sweep:
     r"""Cross-entropy against the squared error on the digits, each at its own best
     learning rate, from initial weights of a given ``scale``.

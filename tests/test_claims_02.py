@@ -93,15 +93,20 @@ def test_saturated_comparison_ok_tuned_and_fails_for_an_untuned_cross_entropy(sw
     assert sat.compare("squared error", "cross-entropy", rule="every").verdict().startswith("FAIL")
 
 
-def test_saturation_check_fails_when_the_start_is_not_saturated(sweeps):
-    def worse_from(start):
-        return beats(
-            sweeps[0.1].best("squared error"), start.best("squared error"), factor=3, rule="every"
-        ).verdict()
+def test_saturation_checks_fail_when_the_start_is_not_saturated(sweeps):
+    def stays_above(result, name="squared error"):
+        return passed(np.median(result.best(name)) > 0.01)
 
-    assert worse_from(sweeps[10.0]) == "OK"
-    # logits of size about 1: hardly saturated, and the squared error does about as well
-    assert worse_from(sweeps[1.0]).startswith("FAIL")
+    def both_below(result):
+        return passed(max(np.median(result.best(m)) for m in result.methods) < 0.01)
+
+    assert stays_above(sweeps[10.0]) == "OK"
+    # logits of size about 0.1 or 1: not saturated, and the squared error reaches < 1%
+    assert stays_above(sweeps[0.1]).startswith("FAIL")
+    assert stays_above(sweeps[1.0]).startswith("FAIL")
+    assert stays_above(sweeps[10.0], "cross-entropy").startswith("FAIL")
+    assert both_below(sweeps[0.1]) == "OK"
+    assert both_below(sweeps[10.0]).startswith("FAIL")
 
 
 def test_cross_entropy_below_one_percent_check_fails_for_the_squared_error(sweeps):
@@ -133,9 +138,9 @@ def test_digits_accuracy_check_fails_for_an_undertrained_classifier():
     net = MLP([64, 32, 10], activation="relu", rng=8)
     train_full_batch(net, CrossEntropyLoss(), data.X_train, data.y_train, lr=0.5, steps=3)
     acc = accuracy(net(data.X_test), data.y_test)
-    assert passed(acc > 0.95, f"(accuracy {acc:.3f})").startswith("FAIL")
+    assert passed(acc > 0.93, f"(accuracy {acc:.3f})").startswith("FAIL")
     train_full_batch(net, CrossEntropyLoss(), data.X_train, data.y_train, lr=0.5, steps=247)
-    assert passed(accuracy(net(data.X_test), data.y_test) > 0.95) == "OK"
+    assert passed(accuracy(net(data.X_test), data.y_test) > 0.93) == "OK"
 
 
 def test_likelihood_checks_fail_on_a_wrong_formula():
