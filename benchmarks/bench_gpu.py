@@ -54,7 +54,7 @@ def layout_rates(placement, n, w, min_time):
     """TFLOP/s of each of the three products of a layer's step, timed alone."""
     gen = np.random.default_rng(0)
     dt = placement.precision.compute_dtype
-    make = lambda *s: placement.tensor(gen.standard_normal(s, dtype=np.float32)).to(dt)  # noqa: E731
+    make = lambda *s: placement.randn(*s, rng=gen).to(dt)  # noqa: E731
     X, D, W, out_nw, out_ww = make(n, w), make(n, w), make(w, w), make(n, w), make(w, w)
     products = {
         "X W^T": lambda: torch.mm(X, W.t(), out=out_nw),

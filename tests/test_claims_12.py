@@ -199,5 +199,7 @@ def test_the_same_order_gives_the_same_bits(digits):
     assert not torch.equal(ta, tc) and float((ta - tc).abs().max()) < 1e-3
 
 
-def test_verdicts_need_finite_numbers():
+def test_verdicts_need_finite_numbers_and_a_difference():
     assert gpu.calm_verdict({"x": np.array([0.0, np.nan])}).startswith("FAIL")
+    assert gpu.drift_verdict({"same bits": np.zeros(5)}).startswith("FAIL")
+    assert gpu.drift_verdict({"late": np.array([0.0, 0.0, 1e-9, 1e-2])}) == "OK"

@@ -208,6 +208,18 @@ def _selected(config) -> bool:
     return bool(re.search(r"(?<!not )\bgpu\b", expr))
 
 
+def test_the_gpu_check_runs_only_when_asked_for():
+    class Config:
+        def __init__(self, expr):
+            self.expr = expr
+
+        def getoption(self, name):
+            return self.expr
+
+    assert _selected(Config("gpu")) and _selected(Config("gpu and not slow"))
+    assert not _selected(Config("")) and not _selected(Config("not gpu"))
+
+
 @pytest.fixture(scope="module")
 def cuda(request):
     if not torch.cuda.is_available():
