@@ -39,7 +39,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -229,7 +229,7 @@ PRECISIONS: dict[str, Precision] = {
 ``"bfloat16"`` (float32 master weights, bfloat16 products) and ``"bfloat16 weights"``."""
 
 
-def get_precision(precision) -> Precision:
+def get_precision(precision: Precision | str) -> Precision:
     """A :class:`Precision` from itself or its name in :data:`PRECISIONS`."""
     if isinstance(precision, Precision):
         return precision
@@ -244,7 +244,6 @@ def get_precision(precision) -> Precision:
 _NP_DTYPES = {torch.float64: np.float64, torch.float32: np.float32}
 
 
-@dataclass(frozen=True)
 class Placement:
     r"""The device and precision of an experiment: every tensor is created here.
 
@@ -256,14 +255,16 @@ class Placement:
     one). No ``.cuda()`` or ``.to()`` anywhere else.
     """
 
-    device: torch.device
-    precision: Precision = field(default_factory=lambda: PRECISIONS["float32"])
+    __slots__ = ("device", "precision")
 
-    def __post_init__(self):
-        object.__setattr__(self, "device", _as_device(self.device))
-        object.__setattr__(self, "precision", get_precision(self.precision))
+    def __init__(self, device, precision: Precision | str = "float32"):
+        self.device: torch.device = _as_device(device)
+        self.precision: Precision = get_precision(precision)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError("Placement: device 'cuda' asked for, but no CUDA device is available")
+
+    def __repr__(self) -> str:
+        return f"Placement({str(self.device)!r}, {self.precision.name!r})"
 
     @property
     def dtype(self) -> torch.dtype:
@@ -575,7 +576,7 @@ def median_times(
     for fn in fns:
         one = time_steps(fn, dev, 1).done
         calls.append(int(np.clip(min_time / max(one, 1e-9), 1, 1000)))
-    blocks = [[] for _ in fns]
+    blocks: list[list[float]] = [[] for _ in fns]
     for _ in range(rounds):
         for fn, n, out in zip(fns, calls, blocks):
             out.append(time_steps(fn, dev, n).done)
@@ -1058,10 +1059,12 @@ def scaling_verdict(
     large ones: from ``small[0]`` to ``small[1]`` the steps fall by more than ``speedup``,
     from ``large[0]`` to ``large[1]`` by less than ``ceiling``. A batch whose run never
     reached the target fails."""
-    missing = [b for b in (*small, *large) if steps.get(b) is None]
+    counts = [steps.get(b) for b in (*small, *large)]
+    missing = [b for b, c in zip((*small, *large), counts) if c is None]
     if missing:
         return f"FAIL (batch {missing[0]} never reached the target)"
-    s, g = steps[small[0]] / steps[small[1]], steps[large[0]] / steps[large[1]]
+    a, b, c, d = (float(n) for n in counts if n is not None)
+    s, g = a / b, c / d
     return passed(
         s > speedup and g < ceiling,
         f"(steps fall {s:.1f}x from batch {small[0]} to {small[1]} (expected > {speedup:g}x) "
