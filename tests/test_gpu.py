@@ -239,6 +239,7 @@ def report(cuda):
     start = time.perf_counter()
     REPORT["device"] = gpu.describe(cuda)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "check.log").write_text(f"GPU check on {REPORT['device']}\n")
     yield REPORT
     REPORT["seconds"] = round(time.perf_counter() - start, 1)
     (ARTIFACTS / "report.json").write_text(json.dumps(REPORT, indent=2, default=str))
