@@ -175,7 +175,7 @@ def one_line(text: str, limit: int = 200) -> str:
 
 def faked(check: Cell, cells: list[Cell]) -> str | None:
     """Name the answer cell whose source contains a line of ``check``'s expected output."""
-    lines = [line.strip() for line in check.expected.splitlines()]
+    lines = [line.strip() for line in (check.expected or "").splitlines()]
     lines = [line for line in lines if len(line) >= 10 and any(ch.isalpha() for ch in line)]
     for cell in cells:
         if cell.kind == "answer" and any(line in cell.source for line in lines):
@@ -222,7 +222,7 @@ def score_check(
     ``reason`` = (status, message), e.g. ``("delegated", ...)``, fails every part whatever
     the output.
     """
-    expected = cell.expected.splitlines()
+    expected = (cell.expected or "").splitlines()
     got = result.output.splitlines() if result is not None else []
     status = result.status if result is not None else "not run"
     error = "" if result is None or status == "ok" else one_line(result.error)
@@ -359,10 +359,10 @@ def static_violations(cells: list[Cell], ref: references.Reference) -> dict[str,
                 continue
             if node.id not in bound:
                 continue
-            dotted, top = bound[node.id], node
-            while isinstance(parents.get(id(top)), ast.Attribute):
-                top = parents[id(top)]
-                dotted += "." + top.attr
+            dotted, top = bound[node.id], id(node)
+            while isinstance(parent := parents.get(top), ast.Attribute):
+                dotted += "." + parent.attr
+                top = id(parent)
             prefix = rule_match(dotted, rules["forbid"], rules["allow"])
             if prefix:
                 box = found.setdefault(question or "?", [])

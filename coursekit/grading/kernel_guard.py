@@ -524,8 +524,9 @@ def _scan(obj, answer, path, depth=0, seen=None) -> list[str]:
                     return [f"{path} subclasses {base_name} (the rules forbid {prefix})"]
             if _is_notebook(obj):
                 kids = [(f"{path}.{k}", v) for k, v in vars(obj).items() if not k.startswith("__")]
-        elif getattr(obj, "__wrapped__", None) is not None:
-            kids = [(f"{path}.__wrapped__", obj.__wrapped__)]
+        else:
+            wrapped = getattr(obj, "__wrapped__", None)
+            kids = [(f"{path}.__wrapped__", wrapped)] if wrapped is not None else []
     elif isinstance(obj, functools.partial):
         kids = [(f"{path}.func", obj.func)] + [(f"{path}.args", a) for a in obj.args]
         kids += [(f"{path}.{k}", v) for k, v in obj.keywords.items()]

@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -22,12 +23,12 @@ class Cell:
     """One code cell of an assignment, with its role.
 
     ``kind`` is ``"answer"`` (``key`` is the answer id), ``"check"`` (``key`` is the
-    question id) or ``"code"`` (setup code, ``key`` is ``None``).
+    question id) or ``"code"`` (setup code, ``key`` is ``""``).
     """
 
     kind: str
     source: str
-    key: str | None = None
+    key: str = ""
     points: int | list[int] = 0
     hidden: bool = False
     expected: str | None = None
@@ -94,7 +95,7 @@ def _points(meta: dict, where: str) -> int | list[int]:
     """A check's ``points``: a positive integer (the cell is one sub-check: all its lines must
     match), or a list of positive integers, one per line of its output (each line scores on
     its own)."""
-    points = meta.get("points")
+    points: Any = meta.get("points")
     if isinstance(points, list) and points and all(_positive_int(p) for p in points):
         return list(points)
     if not _positive_int(points):
@@ -234,14 +235,15 @@ def notebook_rules(nb, path="notebook") -> dict:
 _ROW = re.compile(r"^\s*\|(.*)\|\s*$")
 
 
-def point_tables(nb) -> list[tuple[int, dict[str, list[str]]]]:
+def point_tables(nb) -> list[tuple[int, dict[str, dict[str, str]]]]:
     """Markdown tables with a ``question`` and a ``points`` column: (cell index, question ->
     row as a dict column -> text); the ``total`` row under key ``"total"``."""
     found = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
             continue
-        header, rows = None, {}
+        header: list[str] | None = None
+        rows: dict[str, dict[str, str]] = {}
         for line in cell.source.splitlines():
             m = _ROW.match(line)
             if not m:
@@ -302,7 +304,7 @@ def stub(source: str) -> str:
     for line in source.splitlines():
         m = _MARKER.match(line)
         marker = m.group(2) if m else None
-        if marker == BEGIN:
+        if marker == BEGIN and m is not None:
             inside, indent, hint = True, m.group(1), DEFAULT_HINT
         elif marker == END:
             out.append(f"{indent}raise NotImplementedError({hint!r})")
@@ -318,7 +320,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 
 def normalise(text: str) -> str:
-    """Text as compared: no ANSI codes, ``\\n`` line ends, no trailing spaces or blank lines."""
+    r"""Text as compared: no ANSI codes, ``\n`` line ends, no trailing spaces or blank lines."""
     text = _ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
 

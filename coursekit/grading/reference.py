@@ -123,7 +123,7 @@ class Reference:
                     f"{origin}: check {cell.key!r} (cell {cell.index}) has no reference "
                     "output; run `coursekit release` on its solution"
                 )
-            if cell.kind == "check" and isinstance(cell.points, list):
+            if cell.kind == "check" and isinstance(cell.points, list) and cell.expected:
                 if len(cell.points) != len(cell.expected.splitlines()):
                     raise CourseError(
                         f"{origin}: check {cell.key!r} (cell {cell.index}) has "
@@ -133,7 +133,11 @@ class Reference:
 
     def to_json(self) -> str:
         cells = [
-            {k: v for k, v in asdict(c).items() if k != "meta" and v not in (None, False, {})}
+            {
+                k: v
+                for k, v in asdict(c).items()
+                if k != "meta" and v not in (None, False, {}) and not (k == "key" and not v)
+            }
             for c in self.cells
         ]
         data = {

@@ -31,12 +31,12 @@ from .notebook import (
     source_hash,
     stub,
 )
-from .runner import Kernel
+from .runner import Kernel, Result
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
-def _run(path, cells, config, timeout, stubs=False) -> dict[int, object]:
+def _run(path, cells, config, timeout, stubs=False) -> dict[int, Result]:
     """Run the cells (answers stubbed when ``stubs``); notebook cell index -> check result."""
     results = {}
     with Kernel(timeout=timeout, config=config) as kernel:

@@ -19,6 +19,7 @@ import queue
 import tempfile
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from jupyter_client import KernelManager
 
@@ -83,7 +84,8 @@ class Kernel:
         self.config = config or {}
         self._dir = tempfile.TemporaryDirectory(prefix="coursekit-grade-")
         self._ipc = tempfile.TemporaryDirectory(prefix="coursekit-ipc-")
-        self.km = self.kc = None
+        self.km: Any = None
+        self.kc: Any = None
         self.replay: list[tuple[str, str | None, str | None]] = []
         self.restarts = 0
 
@@ -189,7 +191,8 @@ class Kernel:
     def _execute(self, source: str, timeout: float) -> Result:
         msg_id = self.kc.execute(source, store_history=False, allow_stdin=False)
         deadline = time.monotonic() + timeout
-        parts, idle, reply = [], False, None
+        parts: list[str] = []
+        idle, reply = False, None
         while not (idle and reply):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
