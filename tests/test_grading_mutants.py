@@ -346,7 +346,7 @@ MUTANTS: dict[str, list[tuple[str, str, str, str]]] = {
             "lo, hi = lam[0], lam[-1]",
             "eigenvalues where their roots belong",
         ),
-        ("a6", "range(steps + 1)", "range(steps)", "steps values instead of steps + 1"),
+        ("a6", "range(steps + 1)", "range(steps)", "momentum: steps errors, not steps + 1"),
         (
             "a6",
             "errors.append(np.linalg.norm(w - w_star))\n        w, state = momentum_step(",
@@ -357,6 +357,27 @@ MUTANTS: dict[str, list[tuple[str, str, str, str]]] = {
         ("a7", "w - lr * np.linalg.solve(H, g)", "w + lr * np.linalg.solve(H, g)", "Newton uphill"),
         ("a7", "w - lr * np.linalg.solve(H, g)", "w - lr * g / np.diag(H)", "diagonal Newton"),
     ],
+}
+
+
+#: (assignment, mutant) -> what the failing line must say: the targeted hints for known
+#: pitfalls, and where a trajectory first departs.
+HINTS = {
+    ("01_backprop_numpy", "grad_b averaged over the batch"): "divide by the batch size twice?",
+    ("01_backprop_numpy", "gradient not / N"): "the batch size: did you forget to divide by it?",
+    ("01_backprop_numpy", "grad_W transposed"): "transposed?",
+    ("01_backprop_numpy", "np.where with both branches computed"): "np.where evaluates both",
+    ("01_backprop_numpy", "ReLU' = 1 at z = 0"): "differs only where the input is exactly 0",
+    ("01_backprop_numpy", "sigmoid' sign"): "off by a sign",
+    ("02_optimisers", "ascent: sign of the step"): "first departs at step 1, w[0]",
+    ("02_optimisers", "steps values instead of steps + 1"): "50 steps recorded, expected 51",
+    ("02_optimisers", "momentum: steps errors, not steps + 1"): "60 steps recorded, expected 61",
+    ("02_optimisers", "Nesterov: gradient at w"): "not at the look-ahead point",
+    ("03_training_at_scale", "step counter advanced per parameter"): (
+        "a step counter advanced once per parameter instead of once per step?"
+    ),
+    ("03_training_at_scale", "forgotten bias correction"): "first departs at step 1, in 0.weight",
+    ("04_init_batchnorm", "off by a factor N"): "did you forget to divide by it?",
 }
 
 
@@ -418,6 +439,9 @@ def run_mutants(session: grade.Session, name: str) -> tuple[int, int, list[str]]
         report = session.grade(answers, f"{name} {mutant[0]}: {mutant[3]}", only)
         lost = {q.id for q in report.questions if q.earned < q.possible}
         killed += question in lost
+        hint = HINTS.get((name, mutant[3]))
+        if hint and hint not in report.question(question).message:
+            problems.append(f"{mutant[0]} ({mutant[3]}): no {hint!r} in the message")
         if question not in lost:
             problems.append(f"{mutant[0]} ({mutant[3]}) scored full marks on {question}")
         if lost - {question}:
@@ -443,7 +467,8 @@ def _table_tests(name):
     """Mutants and delegating answers of one assignment, sharing one kernel."""
 
     @pytest.fixture(scope="class")
-    def session(self):
+    @classmethod
+    def session(cls):
         ref = reference.load(ROOT / "solutions" / f"{name}.ipynb")
         with grade.Session(ref, timeout=120) as shared:
             yield shared
@@ -470,6 +495,10 @@ for _solution in SOLUTIONS:
     _name = "TestAnswerTables_" + _solution.stem
     globals()[_name] = type(_name, (), _table_tests(_solution.stem))
 del _solution, _name
+
+
+def test_every_hint_names_a_mutant():
+    assert all(m in {x[3] for x in MUTANTS[a]} for a, m in HINTS)
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
