@@ -176,9 +176,7 @@ def lecture_paths(root: Path, select: Iterable[str] | None = None) -> list[Path]
     chosen = [p for p in paths if any(p.stem.startswith(s) for s in select)]
     unknown = [s for s in select if not any(p.stem.startswith(s) for p in paths)]
     if unknown:
-        raise SiteError(
-            f"no lecture matches {unknown}; lectures are {[p.stem for p in paths]}"
-        )
+        raise SiteError(f"no lecture matches {unknown}; lectures are {[p.stem for p in paths]}")
     return chosen
 
 
@@ -214,7 +212,8 @@ def figures_without_alt(nb, name: str = "notebook") -> list[str]:
         alts = figure_alts(cell)
         where = f"{name} cell {i} (id {cell.get('id', '?')}, {_first_line(cell.source)!r})"
         if n == 0:
-            if alts:
+            stub = cell.get("metadata", {}).get("coursekit", {}).get("role") == "stub"
+            if alts and not stub:  # a stub may draw only once the student solved it
                 problems.append(f"{where}: has alt text but draws no figure")
             continue
         if alts is None:
@@ -238,7 +237,9 @@ def _first_line(source: str) -> str:
 # -------------------------------------------------------------------------- execution
 def _coursekit_sources() -> list[Path]:
     pkg = HERE.parent
-    return sorted(p for p in pkg.rglob("*.py") if HERE not in p.parents and "__pycache__" not in p.parts)
+    return sorted(
+        p for p in pkg.rglob("*.py") if HERE not in p.parents and "__pycache__" not in p.parts
+    )
 
 
 def _versions() -> dict[str, str]:
@@ -255,7 +256,12 @@ def _versions() -> dict[str, str]:
 
 def _cells_for_key(nb) -> list:
     return [
-        [c.cell_type, c.source, c.get("metadata", {}).get("coursekit", {}), c.get("metadata", {}).get("tags", [])]
+        [
+            c.cell_type,
+            c.source,
+            c.get("metadata", {}).get("coursekit", {}),
+            c.get("metadata", {}).get("tags", []),
+        ]
         for c in nb.cells
     ]
 
@@ -457,7 +463,9 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def index_markdown(readme: str, lectures: dict[str, str], assignments: dict[str, str], modules: list[str]) -> str:
+def index_markdown(
+    readme: str, lectures: dict[str, str], assignments: dict[str, str], modules: list[str]
+) -> str:
     """The home page: the README's introduction, its lecture table (only the lectures in
     ``lectures``, ``{stem: title}``) with a link to each page and slide deck, the
     assignment table, and the package reference; plus the hidden tables of contents."""
@@ -491,8 +499,16 @@ def index_markdown(readme: str, lectures: dict[str, str], assignments: dict[str,
     for num, nbname, what in readme_table(readme, "Graded assignments"):
         stem = nbname.strip("`").removesuffix(".ipynb")
         if stem in assignments:
-            out.append(f"| {num} | [{_md_cell(assignments[stem])}](assignments/{stem}.ipynb) | {_md_cell(what)} |")
-    out += ["", "## The package", "", "[coursekit's reference](reference/index.md), from its docstrings.", ""]
+            out.append(
+                f"| {num} | [{_md_cell(assignments[stem])}](assignments/{stem}.ipynb) | {_md_cell(what)} |"
+            )
+    out += [
+        "",
+        "## The package",
+        "",
+        "[coursekit's reference](reference/index.md), from its docstrings.",
+        "",
+    ]
     for caption, entries in (
         ("Lectures", [f"lectures/{s}" for s in lectures]),
         ("Assignments", [f"assignments/{s}" for s in assignments]),
@@ -566,7 +582,9 @@ def docstring_math_to_rst(lines: list[str]) -> list[str]:
             before = text[m.start() - 1] if m.start() else " "
             after = text[m.end()] if m.end() < len(text) else " "
             role = ":math:`" + m.group("inline").replace("`", "\\`") + "`"
-            out.append(("" if before in _OPEN_OK else "\\ ") + role + ("" if after in _CLOSE_OK else "\\ "))
+            out.append(
+                ("" if before in _OPEN_OK else "\\ ") + role + ("" if after in _CLOSE_OK else "\\ ")
+            )
         else:
             out.append(m.group(0))
     out.append(text[pos:].replace("|", "\\|"))
@@ -683,27 +701,60 @@ def broken_links(html_dir: Path, ignore: Iterable[str] = ()) -> list[str]:
                 continue
             if parts.fragment and target.suffix == ".html":
                 ids = pages[target].ids if target in pages else set()
-                if unquote(parts.fragment) not in ids:
+                if parts.fragment not in ids and unquote(parts.fragment) not in ids:
                     broken.append(f"{rel}: <{tag}> {url} (no such anchor)")
     return sorted(set(broken))
 
 
 # ---------------------------------------------------------------------------- slides
-def slide_notebook(nb):
+_SECTION = re.compile(r"#{1,2} ")
+
+
+def _split_sections(cell) -> list:
+    """A markdown cell cut before each ``#``/``##`` heading line (outside code fences)."""
+    parts, current, fenced = [], [], False
+    for line in cell.source.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and _SECTION.match(line) and any(ln.strip() for ln in current):
+            parts.append(current)
+            current = []
+        current.append(line)
+    parts.append(current)
+    cells = []
+    for i, lines in enumerate(parts):
+        new = copy.deepcopy(cell)
+        new.source = "\n".join(lines).strip("\n")
+        if i:
+            new["id"] = f"{cell.get('id', 'cell')}-{i}"
+        cells.append(new)
+    return cells
+
+
+def slide_notebook(nb, short_text: int = 8):
     """A copy of a (static) lecture with reveal.js slide types: a new slide at each
-    ``#``/``##`` heading; below it a vertical sub-slide starts at each other markdown
-    cell, and at a code cell that follows a code cell (a code cell stays on the slide of
-    the text that introduces it). Empty code cells are skipped, and the tests' marker
-    line ``# NBVAL_CHECK_OUTPUT`` is not shown."""
+    ``#``/``##`` heading (a markdown cell holding several sections is cut at each);
+    below it a vertical sub-slide for each further cell, except that a code cell stays
+    on the slide of a short text (at most ``short_text`` lines) that introduces it.
+    Empty code cells are skipped, and the tests' marker ``# NBVAL_CHECK_OUTPUT`` is not
+    shown."""
     nb = copy.deepcopy(nb)
-    previous = None
+    cells = []
     for cell in nb.cells:
-        first = cell.source.lstrip().split("\n", 1)[0]
-        if cell.cell_type == "markdown" and re.match(r"#{1,2} ", first):
+        cells += _split_sections(cell) if cell.cell_type == "markdown" else [cell]
+    nb.cells = cells
+    previous = None  # the last cell shown: (type, number of lines)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and _SECTION.match(cell.source.lstrip()):
             kind = "slide"
         elif cell.cell_type == "code" and not cell.source.strip():
             kind = "skip"
-        elif cell.cell_type == "code" and previous == "markdown":
+        elif (
+            cell.cell_type == "code"
+            and previous
+            and previous[0] == "markdown"
+            and previous[1] <= short_text
+        ):
             kind = "-"
         else:
             kind = "subslide"
@@ -711,7 +762,7 @@ def slide_notebook(nb):
             lines = [ln for ln in cell.source.split("\n") if ln.strip() != "# NBVAL_CHECK_OUTPUT"]
             cell.source = "\n".join(lines).strip("\n")
         if kind != "skip":
-            previous = cell.cell_type
+            previous = (cell.cell_type, len([ln for ln in cell.source.split("\n") if ln.strip()]))
         cell.metadata["slideshow"] = {"slide_type": kind}
     return nb
 
@@ -720,7 +771,10 @@ def _static_asset_dirs() -> dict[str, Path]:
     import importlib.util
 
     found = {}
-    for name, sub in (("sphinx_revealjs", "_static/revealjs"), ("sphinx-mathjax-offline", "static/mathjax")):
+    for name, sub in (
+        ("sphinx_revealjs", "_static/revealjs"),
+        ("sphinx-mathjax-offline", "static/mathjax"),
+    ):
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
             raise SiteError(
@@ -758,7 +812,9 @@ def build_slides(layout: Layout, log=print) -> list[Path]:
         if nbpath.stem not in {p.stem for p in layout.lectures}:
             continue
         nb = slide_notebook(nbformat.read(nbpath, as_version=4))
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": _title(nb, nbpath.stem)}})
+        body, _ = exporter.from_notebook_node(
+            nb, resources={"metadata": {"name": _title(nb, nbpath.stem)}}
+        )
         target = out / f"{nbpath.stem}.slides.html"
         target.write_text(body)
         written.append(target)
@@ -867,8 +923,12 @@ def main(argv=None) -> int:
     parser.add_argument("--root", help="the course folder (default: the one holding lectures/)")
     parser.add_argument("--out", help="output folder (default: ROOT/build/site)")
     parser.add_argument("--lectures", nargs="*", help="only these lectures (e.g. 04 08)")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="lectures executed at once")
-    parser.add_argument("--no-pdf", action="store_true", help="build: skip the PDF (needs Chromium)")
+    parser.add_argument(
+        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="lectures executed at once"
+    )
+    parser.add_argument(
+        "--no-pdf", action="store_true", help="build: skip the PDF (needs Chromium)"
+    )
     parser.add_argument("--strict", action="store_true", help="fail on a figure without alt text")
     parser.add_argument("--port", type=int, default=8000, help="serve: port on 127.0.0.1")
     args = parser.parse_args(argv)
@@ -890,6 +950,12 @@ def main(argv=None) -> int:
             build_slides(layout)
         if args.command == "pdf" or (args.command == "build" and not args.no_pdf):
             build_pdf(layout)
+        if args.command == "build":
+            ignore = ("course.pdf",) if args.no_pdf else ()
+            broken = broken_links(layout.html, ignore=ignore)
+            if broken:
+                raise SiteError("broken internal links:\n" + "\n".join(broken[:40]))
+            print(f"done: open {layout.html / 'index.html'} or run python3 -m coursekit.site serve")
     except SiteError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
