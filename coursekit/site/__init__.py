@@ -938,7 +938,7 @@ def main(argv=None) -> int:
             if not (layout.html / "index.html").exists():
                 raise SiteError("nothing to serve: run python3 -m coursekit.site build first")
             with serve(layout.html, args.port) as url:
-                print(f"serving {layout.html} at {url}/ (Ctrl-C stops)")
+                print(f"serving {layout.html} at {url}/ (Ctrl-C stops)", flush=True)
                 with contextlib.suppress(KeyboardInterrupt):
                     threading.Event().wait()
             return 0
