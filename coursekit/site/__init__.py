@@ -3,15 +3,17 @@ r"""The course as a website, a PDF and slides, built offline from the notebooks.
     python3 -m coursekit.site build          # site + slides + PDF into build/site/
     python3 -m coursekit.site serve          # http://127.0.0.1:8000/ (or open html/index.html)
 
-``build`` runs four steps, each also a command of its own (``execute``, ``html``,
-``slides``, ``pdf``), with the output folder ``build/site/`` by default (``--out``):
+``build`` runs these steps, each also a command of its own (``execute``, which also
+stages, ``html``, ``slides``, ``pdf``), into ``build/site/`` by default (``--out``):
 
 1. **execute**: every lecture runs top to bottom in a fresh kernel at the course seed
    (``$COURSEKIT_SEED``, 0 when unset), two at a time (``--jobs``). The executed notebook
    is kept in ``cache/`` under a key made of the notebook's cells, the source of
    coursekit, the seed and the versions of the numerical libraries: a lecture is run again
-   only when one of them changed. Exercise stubs may raise (a student's stub does); any
-   other error stops the build, naming the lecture.
+   only when one of them changed. (myst-nb's own cache keys on the code cells alone, so
+   a change in coursekit would leave stale figures; hence this one, and myst-nb renders
+   with its execution off.) Exercise stubs may raise (a student's stub does); any other
+   error stops the build, naming the lecture.
 2. **stage** (part of ``execute``): ``src/`` gets what Sphinx reads. Lectures: the executed
    notebook made static: widget views are dropped (a progress bar means nothing on a
    page), a widget that carries a picture beside itself (the explorer of lecture 04)
@@ -28,9 +30,10 @@ r"""The course as a website, a PDF and slides, built offline from the notebooks.
    internal links (a page, file or anchor that does not exist) fail the step.
 4. **slides**: each lecture as reveal.js slides (nbconvert's slides exporter with the
    template in ``templates/course_slides``) in ``html/slides/``: a new slide at each
-   section (``#``/``##`` heading), one vertical sub-slide per cell below it, code beside
-   its figure, and a slide whose content is still too tall shrunk to fit. reveal.js comes
-   from the ``sphinx-revealjs`` package, MathJax from the site: both local.
+   section (``#``/``##`` heading), vertical sub-slides below it (see
+   :func:`slide_notebook`), code beside its figure, and a slide whose content is still
+   too tall shrunk to fit. reveal.js comes from the ``sphinx-revealjs`` package, MathJax
+   from the site: both local.
 5. **pdf**: the lecture pages printed by headless Chromium (Debian's ``chromium``, driven
    through Playwright; no browser download) and joined into ``html/course.pdf`` with one
    bookmark per lecture.
@@ -70,7 +73,7 @@ __all__ = [
     "image_outputs",
     "figures_without_alt",
     "cache_key",
-    "execute_lecture",
+    "execute_all",
     "make_static",
     "assert_student_version",
     "readme_table",
@@ -282,8 +285,9 @@ def _course_seed() -> int:
     return int(os.environ.get("COURSEKIT_SEED", "0") or 0)
 
 
-def _execute_worker(path: str, cwd: str, seed: int, timeout: int) -> dict:
-    """Runs in a worker process: one lecture in a fresh kernel."""
+def _execute_worker(path: str, cwd: str, seed: int, timeout: int) -> str:
+    """Runs in a worker process: one lecture in a fresh kernel; returns the executed
+    notebook as JSON text."""
     from ..notebooks import execute
 
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -301,22 +305,6 @@ def _execute_worker(path: str, cwd: str, seed: int, timeout: int) -> dict:
     except Exception as err:  # CellExecutionError carries the traceback text
         raise SiteError(f"{Path(path).name} failed to execute:\n{err}") from None
     return nbformat.writes(nb)
-
-
-def execute_lecture(
-    path: Path, cache_dir: Path, seed: int | None = None, timeout: int = 600
-) -> tuple[Path, bool]:
-    """Execute ``path`` unless ``cache_dir`` holds its execution; returns (executed
-    notebook's path, whether it came from the cache)."""
-    path = Path(path)
-    seed = _course_seed() if seed is None else int(seed)
-    nb = nbformat.read(path, as_version=4)
-    target = Path(cache_dir) / f"{path.stem}-{cache_key(nb, seed)}.ipynb"
-    if target.exists():
-        return target, True
-    text = _execute_worker(str(path), str(path.parent), seed, timeout)
-    _write_atomic(target, text)
-    return target, False
 
 
 def execute_all(paths: list[Path], cache_dir: Path, jobs: int = 2, seed=None, log=print):
