@@ -25,7 +25,8 @@ import math
 
 import numpy as np
 
-from .layers import Linear, Sequential, make_rng
+from .layers import Linear, Sequential
+from .seeding import make_rng
 
 __all__ = [
     "calculate_gain",

@@ -24,6 +24,7 @@ import numpy as np
 
 from ._checks import as_batch
 from .layers import Sequential
+from .plotting import plot_by_layer  # re-exported: notebooks import it from here
 
 __all__ = [
     "LayerStatistics",
@@ -216,33 +217,3 @@ def spectrum_by_layer(
     """:func:`covariance_spectrum` of each layer's output (only layers of ``kind`` when given)."""
     hs = forward_by_layer(model, X)
     return [covariance_spectrum(h) for h, keep in zip(hs, _kept(model, kind), strict=True) if keep]
-
-
-def plot_by_layer(
-    series: dict,
-    ax=None,
-    ylabel: str = "",
-    logy: bool = False,
-    title: str | None = None,
-    first_layer: int = 1,
-):
-    """One line per entry of ``series`` (label -> values by layer), layers numbered from ``first_layer``.
-
-    Returns the axes (a new figure when ``ax`` is None). ``logy`` for variances that grow or
-    vanish geometrically; non-positive values are then left out of the line.
-    """
-    from .plotting import get_ax
-
-    ax = get_ax(ax)
-    for label, values in series.items():
-        values = np.asarray(values, dtype=float)
-        if logy:
-            values = np.where(values > 0, values, np.nan)
-        ax.plot(np.arange(first_layer, first_layer + values.size), values, marker=".", label=label)
-    if logy:
-        ax.set_yscale("log")
-    ax.set(xlabel="layer", ylabel=ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize="small")
-    return ax

@@ -13,10 +13,12 @@ rows turn that into ``x W^T``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 import numpy as np
 
 from ._checks import as_batch, as_float
-from .seeding import make_rng
+from .seeding import make_rng  # re-exported: notebooks import it from here
 
 __all__ = [
     "Module",
@@ -29,6 +31,9 @@ __all__ = [
     "Max",
     "Sequential",
     "MLP",
+    "Buffers",
+    "mlp_layout",
+    "build_numpy",
     "activation",
     "ACTIVATIONS",
     "sigmoid",
@@ -76,33 +81,165 @@ def softmax_jacobian(y: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- base class
 
 
-class Module:
-    """Base class: ``params``/``grads`` dicts, train/eval mode, ``__call__ = forward``."""
+class Buffers(Mapping[str, np.ndarray]):
+    """What ``module.buffers`` is: call it for the list of every buffer, as torch's
+    ``module.buffers()``; subscript it for one of the module's own buffers by name.
 
-    def __init__(self):
+    Subscripting (``bn.buffers["running_mean"]``) is kept for notebooks written when
+    ``buffers`` was a dict, and will be removed: use ``bn.running_mean`` or
+    ``dict(bn.named_buffers())``.
+    """
+
+    def __init__(self, module: Module):
+        self._module = module
+
+    def __call__(self) -> list[np.ndarray]:
+        return [v for _, v in self._module.named_buffers()]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._module._buffers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._module._buffers)
+
+    def __len__(self) -> int:
+        return len(self._module._buffers)
+
+    def __repr__(self) -> str:
+        return f"Buffers({list(self._module._buffers)})"
+
+
+class Module:
+    r"""Base class of every layer and container: one API at every level, as ``torch.nn.Module``.
+
+    A module holds ``params`` and ``grads`` (dicts of arrays with the same keys),
+    ``_buffers`` (state that is not trained, such as batch norm's running statistics)
+    and ``training``; a container lists its sub-modules in :meth:`named_children`.
+    Everything else is written once here and works on a leaf and on a network alike:
+
+    - :meth:`named_parameters` / :meth:`parameters`, :meth:`named_gradients` /
+      :meth:`gradients` (same order: the module's own entries, then each child's under
+      ``"<child>."``, so ``"0.weight"``, ``"2.bias"`` as in PyTorch), :meth:`named_buffers`
+      / :meth:`buffers`;
+    - :meth:`train` / :meth:`eval` (recursive), :meth:`zero_grad`;
+    - :meth:`state_dict` / :meth:`load_state_dict` (parameters and buffers, torch's keys).
+
+    Subclasses implement ``forward(x)`` and ``backward(grad_out, input_grad=True)``:
+    backward fills ``grads`` and returns $\partial L/\partial x$, or ``None`` when
+    ``input_grad=False`` (a training step needs only the parameter gradients).
+    """
+
+    def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self._buffers: dict[str, np.ndarray] = {}
         self.training = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    def backward(
+        self, grad_out: np.ndarray, input_grad: bool = True
+    ) -> np.ndarray | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __call__(self, x):
         return self.forward(x)
 
+    # ------------------------------------------------------------------ structure
+
+    def named_children(self) -> list[tuple[str, Module]]:
+        """The direct sub-modules with their names; a leaf has none."""
+        return []
+
+    def named_modules(self, prefix: str = "") -> list[tuple[str, Module]]:
+        """This module (name ``prefix``) and every descendant, depth first."""
+        out: list[tuple[str, Module]] = [(prefix, self)]
+        for name, child in self.named_children():
+            out += child.named_modules(f"{prefix}{name}.")
+        return out
+
+    def _named(self, own) -> list[tuple[str, np.ndarray]]:
+        return [
+            (f"{prefix}{key}", value)
+            for prefix, module in self.named_modules()
+            for key, value in own(module)
+        ]
+
+    # ------------------------------------------------------------------ arrays
+
+    def named_parameters(self) -> list[tuple[str, np.ndarray]]:
+        """``(name, array)`` of every parameter; the arrays themselves (an optimiser updates them)."""
+        return self._named(lambda m: m.params.items())
+
+    def parameters(self) -> list[np.ndarray]:
+        return [v for _, v in self.named_parameters()]
+
+    def named_gradients(self) -> list[tuple[str, np.ndarray]]:
+        """``(name, gradient)`` in the order of :meth:`named_parameters`."""
+        return self._named(lambda m: [(k, m.grads[k]) for k in m.params])
+
+    def gradients(self) -> list[np.ndarray]:
+        """The gradients of the last backward, one per parameter, in the order of :meth:`parameters`."""
+        return [g for _, g in self.named_gradients()]
+
+    def named_buffers(self) -> list[tuple[str, np.ndarray]]:
+        """``(name, array)`` of every buffer (state that is saved but not trained)."""
+        return self._named(lambda m: m._buffers.items())
+
+    @property
+    def buffers(self) -> Buffers:
+        """``module.buffers()`` lists every buffer (see :class:`Buffers`)."""
+        return Buffers(self)
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for p in self.parameters()))
+
+    # ------------------------------------------------------------------ modes
+
     def train(self, mode: bool = True) -> Module:
-        self.training = bool(mode)
+        """Set training mode (``mode=False``: evaluation mode) here and in every sub-module."""
+        for _, module in self.named_modules():
+            module.training = bool(mode)
         return self
 
     def eval(self) -> Module:
         return self.train(False)
 
     def zero_grad(self) -> None:
-        for k, g in self.grads.items():
-            self.grads[k] = np.zeros_like(g)
+        """Set every gradient to zero. A backward overwrites the gradients (they are not
+        accumulated as in PyTorch), so training never needs this; it is here for the API."""
+        for _, module in self.named_modules():
+            for k, g in module.grads.items():
+                module.grads[k] = np.zeros_like(g)
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed like PyTorch's ``state_dict``."""
+        out: dict[str, np.ndarray] = {}
+        for prefix, module in self.named_modules():
+            for k, v in [*module.params.items(), *module._buffers.items()]:
+                out[f"{prefix}{k}"] = np.array(v, copy=True)
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy values into the existing parameters and buffers, in place (so optimisers
+        holding the arrays see it). The keys must be exactly those of :meth:`state_dict`."""
+        own = dict(self.named_parameters() + self.named_buffers())
+        missing = sorted(set(own) - set(state))
+        extra = sorted(set(state) - set(own))
+        if missing or extra:
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {extra}")
+        for key, dst in own.items():
+            src = np.asarray(state[key])
+            if src.shape != dst.shape:
+                raise ValueError(
+                    f"load_state_dict: {key} expected shape {dst.shape}, got {src.shape}"
+                )
+            dst[...] = src
+
+    # ------------------------------------------------------------------ helpers
 
     def _need_forward(self, attr: str):
         value = getattr(self, attr, None)
@@ -119,7 +256,7 @@ class Module:
             )
         return grad_out
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
@@ -187,10 +324,10 @@ class _Elementwise(Module):
         self._y = self._f(x)
         return self._y
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad: bool = True):
         y = self._need_forward("_y")
         g = self._check_grad(grad_out, y.shape)
-        return g * self._df(self._x, y)
+        return g * self._df(self._x, y) if input_grad else None
 
 
 class Sigmoid(_Elementwise):
@@ -252,10 +389,10 @@ class Softmax(Module):
         y = self._need_forward("_y") if x is None else softmax(as_batch(x, "Softmax input"))
         return softmax_jacobian(y)
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad: bool = True):
         y = self._need_forward("_y")
         g = self._check_grad(grad_out, y.shape)
-        return np.einsum("ni,nij->nj", g, softmax_jacobian(y))
+        return np.einsum("ni,nij->nj", g, softmax_jacobian(y)) if input_grad else None
 
 
 class Max(Module):
@@ -283,10 +420,12 @@ class Max(Module):
         self._shape = x.shape
         return np.take_along_axis(groups, self._arg[..., None], axis=2)[..., 0]
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad: bool = True):
         arg = self._need_forward("_arg")
         n, d = self._shape
         g = self._check_grad(grad_out, arg.shape)
+        if not input_grad:
+            return None
         grad = np.zeros((n, d // self.group_size, self.group_size), dtype=g.dtype)
         np.put_along_axis(grad, arg[..., None], g[..., None], axis=2)
         return grad.reshape(n, d)
@@ -295,7 +434,7 @@ class Max(Module):
         return f"Max(group_size={self.group_size})"
 
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[], Module]] = {
     "sigmoid": Sigmoid,
     "tanh": Tanh,
     "relu": ReLU,
@@ -305,14 +444,17 @@ ACTIVATIONS = {
 
 
 def activation(name: str) -> Module:
-    """A new activation layer by name: one of ``ACTIVATIONS``."""
+    """A new activation layer by name: one of ``ACTIVATIONS`` (any case)."""
+    return ACTIVATIONS[_activation_name(name)]()
+
+
+def _activation_name(name, caller: str = "activation") -> str:
     key = str(name).lower()
     if key not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}: expected one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[key]()
-
-
-_new_activation = activation  # MLP's argument named ``activation`` shadows the function
+        raise ValueError(
+            f"{caller}: unknown activation {name!r}: expected one of {sorted(ACTIVATIONS)}"
+        )
+    return key
 
 
 # ----------------------------------------------------------------------------- containers
@@ -321,10 +463,10 @@ _new_activation = activation  # MLP's argument named ``activation`` shadows the 
 class Sequential(Module):
     """Layers applied in order; backward runs them in reverse.
 
-    ``parameters()`` and ``gradients()`` list arrays in the same order (layer by layer,
-    weight before bias), so an optimiser can zip them. ``named_parameters()`` uses
-    PyTorch's names (``"0.weight"``, ``"2.bias"``) so a state can be copied to
-    ``torch.nn.Sequential`` and back.
+    Layer ``i`` is the child named ``"i"``, so ``parameters()`` and ``gradients()`` list
+    arrays layer by layer, weight before bias (an optimiser can zip them), and
+    ``named_parameters()`` uses PyTorch's names (``"0.weight"``, ``"2.bias"``): a state
+    copies to ``torch.nn.Sequential`` and back.
     """
 
     def __init__(self, *layers: Module):
@@ -336,79 +478,28 @@ class Sequential(Module):
                 )
         self.layers = list(layers)
 
+    def named_children(self) -> list[tuple[str, Module]]:
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
+
     def forward(self, x):
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
     def backward(self, grad_out, input_grad: bool = True):
-        """Backward through every layer; ``input_grad=False`` skips dL/dx of a first Linear
-        layer (a training step needs only the parameter gradients) and returns ``None``."""
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
-            if i == 0 and not input_grad and isinstance(layer, Linear):
-                return layer.backward(grad_out, input_grad=False)
+        """Backward through every layer, last to first; returns dL/dx of the first layer.
+
+        ``input_grad=False`` tells the first layer that dL/dx is not needed (a training
+        step needs only the parameter gradients): whatever that layer is, the parameter
+        gradients are the same and the result is ``None``.
+        """
+        for layer in self.layers[:0:-1]:
             grad_out = layer.backward(grad_out)
-        return grad_out
-
-    def train(self, mode: bool = True):
-        self.training = bool(mode)
-        for layer in self.layers:
-            layer.train(mode)
-        return self
-
-    def zero_grad(self):
-        for layer in self.layers:
-            layer.zero_grad()
-
-    def named_parameters(self) -> list[tuple[str, np.ndarray]]:
-        return [
-            (f"{i}.{k}", v) for i, layer in enumerate(self.layers) for k, v in layer.params.items()
-        ]
-
-    def parameters(self) -> list[np.ndarray]:
-        return [v for _, v in self.named_parameters()]
-
-    def gradients(self) -> list[np.ndarray]:
-        return [layer.grads[k] for layer in self.layers for k in layer.params]
-
-    def named_gradients(self) -> list[tuple[str, np.ndarray]]:
-        return [
-            (f"{i}.{k}", layer.grads[k])
-            for i, layer in enumerate(self.layers)
-            for k in layer.params
-        ]
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter and buffer, keyed like PyTorch's ``state_dict``."""
-        out = {}
-        for i, layer in enumerate(self.layers):
-            for k, v in layer.params.items():
-                out[f"{i}.{k}"] = v.copy()
-            for k, v in getattr(layer, "buffers", {}).items():
-                out[f"{i}.{k}"] = np.array(v, copy=True)
-        return out
-
-    def load_state_dict(self, state: dict) -> None:
-        """Copy values into the existing arrays (in place, so optimisers holding them see it)."""
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        extra = sorted(set(state) - set(own))
-        if missing or extra:
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {extra}")
-        for i, layer in enumerate(self.layers):
-            for k in layer.params:
-                src = np.asarray(state[f"{i}.{k}"])
-                if src.shape != layer.params[k].shape:
-                    raise ValueError(
-                        f"load_state_dict: {i}.{k} expected shape {layer.params[k].shape}, got {src.shape}"
-                    )
-                layer.params[k][...] = src
-            for k in getattr(layer, "buffers", {}):
-                layer.buffers[k] = np.array(state[f"{i}.{k}"], copy=True)
-
-    def num_parameters(self) -> int:
-        return int(sum(p.size for p in self.parameters()))
+        if not self.layers:
+            return grad_out if input_grad else None
+        if input_grad:
+            return self.layers[0].backward(grad_out)
+        return self.layers[0].backward(grad_out, input_grad=False)
 
     def __getitem__(self, i):
         return self.layers[i]
@@ -421,6 +512,61 @@ class Sequential(Module):
         return f"{type(self).__name__}(\n{inner}\n)"
 
 
+# ----------------------------------------------------------------------------- MLP layout
+
+LayerSpec = tuple  # ("linear", in, out) | ("batchnorm", features) | ("activation", name)
+
+
+def mlp_layout(
+    sizes,
+    activation: str = "relu",
+    output: str | None = None,
+    batchnorm: bool = False,
+    caller: str = "mlp",
+) -> list[LayerSpec]:
+    """The layers of a multilayer perceptron, as specifications any backend can build.
+
+    ``sizes = [d_0, d_1, ..., d_L]``: for each hidden layer ``Linear(d_{i-1}, d_i)``, then
+    ``BatchNorm1d(d_i)`` when ``batchnorm``, then the activation; then a last
+    ``Linear(d_{L-1}, d_L)`` and the ``output`` activation when one is named (``None``:
+    raw scores, what the fused losses expect). Layer indices, and so ``state_dict`` keys,
+    match the same ``torch.nn.Sequential``. :func:`coursekit.models.mlp` builds it.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"{caller}: expected at least two positive layer sizes, got {sizes}")
+    act = _activation_name(activation, caller)
+    out = None if output is None else _activation_name(output, caller)
+    spec: list[LayerSpec] = []
+    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
+        spec.append(("linear", a, b))
+        if batchnorm:
+            spec.append(("batchnorm", b))
+        spec.append(("activation", act))
+    spec.append(("linear", sizes[-2], sizes[-1]))
+    if out is not None:
+        spec.append(("activation", out))
+    return spec
+
+
+def build_numpy(spec: list[LayerSpec], rng=None, dtype=np.float64, batchnorm=None) -> list[Module]:
+    """coursekit layers for a :func:`mlp_layout`; the Linear layers draw their weights
+    from one generator, in order. ``batchnorm`` is the class for ``"batchnorm"`` entries
+    (:class:`coursekit.batchnorm.BatchNorm1d`, passed in because that module builds on this one)."""
+    rng = make_rng(rng)
+    layers: list[Module] = []
+    for kind, *args in spec:
+        if kind == "linear":
+            layers.append(Linear(args[0], args[1], rng=rng, dtype=dtype))
+        elif kind == "batchnorm":
+            if batchnorm is None:
+                raise ValueError("build_numpy: the layout has batch norm but no batchnorm class")
+            layers.append(batchnorm(args[0], dtype=dtype))
+        else:
+            layers.append(activation(args[0]))
+    return layers
+
+
 class MLP(Sequential):
     """A multilayer perceptron: Linear layers of ``sizes`` with ``activation`` between them.
 
@@ -428,21 +574,15 @@ class MLP(Sequential):
     ``Linear(64, 32), ReLU(), Linear(32, 10)``; ``output`` names an activation for the last
     layer (``"sigmoid"``, ``"softmax"``...) or ``None`` for raw scores, the input that the
     fused losses (``BCEWithLogitsLoss``, ``CrossEntropyLoss``) expect.
+
+    Kept for notebooks: the same network as ``coursekit.models.mlp(sizes, activation,
+    output=output, rng=rng)``, the one builder (which also adds batch norm or builds the
+    torch twin); this class adds only ``sizes``.
     """
 
     def __init__(
         self, sizes, activation: str = "relu", output: str | None = None, rng=None, dtype=np.float64
     ):
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"MLP: expected at least two positive layer sizes, got {sizes}")
-        rng = make_rng(rng)
-        layers: list[Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(Linear(a, b, rng=rng, dtype=dtype))
-            if i < len(sizes) - 2:
-                layers.append(_new_activation(activation))
-        if output is not None:
-            layers.append(_new_activation(output))
-        super().__init__(*layers)
-        self.sizes = sizes
+        spec = mlp_layout(sizes, activation, output, caller="MLP")
+        super().__init__(*build_numpy(spec, rng, dtype))
+        self.sizes = [int(s) for s in sizes]

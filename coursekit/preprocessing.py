@@ -25,14 +25,21 @@ __all__ = ["AffineTransform", "standardize", "pca_whiten", "zca_whiten", "condit
 
 
 class AffineTransform:
-    """A fitted transform $x \\mapsto M (x - \\mu)$: ``mean`` ``(D,)``, ``matrix`` ``(K, D)``."""
+    """A fitted transform $x \\mapsto M (x - \\mu)$: ``mean`` ``(D,)``, ``matrix`` ``(K, D)``.
 
-    def __init__(self, mean: np.ndarray, matrix: np.ndarray, name: str):
+    When ``scale`` ``(D,)`` is given, $M = \\mathrm{diag}(1/\\text{scale})$ and the transform
+    divides by it feature by feature (no matrix product).
+    """
+
+    def __init__(self, mean: np.ndarray, matrix: np.ndarray, name: str, scale=None):
         self.mean, self.matrix, self.name = mean, matrix, name
+        self.scale = scale
 
     def __call__(self, X) -> np.ndarray:
         """Apply to ``X`` of shape ``(N, D)``; returns ``(N, K)``."""
         X = as_batch(X, f"{self.name} input", features=self.mean.size)
+        if self.scale is not None:
+            return (X - self.mean) / self.scale
         return (X - self.mean) @ self.matrix.T
 
     transform = __call__
@@ -56,7 +63,7 @@ def standardize(X):
     X = as_batch(X, "standardize X")
     mean, std = X.mean(axis=0), X.std(axis=0)
     scale = np.where(std > 0, std, 1.0)
-    t = AffineTransform(mean, np.diag(1.0 / scale), "standardize")
+    t = AffineTransform(mean, np.diag(1.0 / scale), "standardize", scale=scale)
     return t(X), t
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import in_range
-from .training import DivergenceError
+from ._checks import in_range, rng_or_seed
+from .errors import DivergenceError
+from .seeding import make_rng
 
 __all__ = [
     "Quadratic",
@@ -54,14 +55,14 @@ class Problem:
 # ----------------------------------------------------------------------------- quadratics
 
 
-def _rotation(rotation, dim: int, seed) -> np.ndarray:
+def _rotation(rotation, dim: int, rng) -> np.ndarray:
     """An orthogonal ``(dim, dim)`` matrix from an angle (2-D), a matrix, or ``"random"``."""
     if rotation is None:
         return np.eye(dim)
     if isinstance(rotation, str):
         if rotation != "random":
             raise ValueError(f"rotation: expected an angle, a matrix or 'random', got {rotation!r}")
-        q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, dim)))
+        q, r = np.linalg.qr(make_rng(rng).standard_normal((dim, dim)))
         return q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
     if np.ndim(rotation) == 0:
         if dim != 2:
@@ -109,38 +110,52 @@ class Quadratic(Problem):
         self.minimizer = np.linalg.solve(self.A, self.b) if spd else None
 
     @classmethod
-    def from_spectrum(cls, eigenvalues, rotation=None, seed=None, b=None, c: float = 0.0):
+    def from_spectrum(
+        cls, eigenvalues, rotation=None, rng=None, b=None, c: float = 0.0, *, seed=None
+    ):
         """$A = Q \\,\\mathrm{diag}(\\lambda)\\, Q^\\top$ with the given eigenvalues.
 
         ``rotation``: ``None`` (diagonal ``A``), an angle in radians (2-D only: the
         eigenvectors are the axes turned by that angle), an orthogonal matrix ``Q``, or
-        ``"random"`` (a Haar-random ``Q`` drawn with ``seed``).
+        ``"random"`` (a Haar-random ``Q`` drawn from ``rng``: a generator, a seed, or
+        ``None`` for the course seed). ``seed=`` is the old name of ``rng``, kept for
+        notebooks.
         """
+        rng = rng_or_seed(rng, seed, "from_spectrum")
         lam = np.asarray(eigenvalues, dtype=float)
         if lam.ndim != 1 or lam.size == 0:
             raise ValueError(
                 f"from_spectrum: expected a 1-D array of eigenvalues, got shape {lam.shape}"
             )
-        Q = _rotation(rotation, lam.size, seed)
+        Q = _rotation(rotation, lam.size, rng)
         return cls((Q * lam) @ Q.T, b=b, c=c)
 
     @classmethod
     def with_condition(
-        cls, kappa: float, dim: int = 2, rotate=False, seed=None, lambda_max: float = 1.0
+        cls,
+        kappa: float,
+        dim: int = 2,
+        rotate=False,
+        rng=None,
+        lambda_max: float = 1.0,
+        *,
+        seed=None,
     ):
         """A positive definite quadratic with condition number ``kappa`` and minimiser 0.
 
         Eigenvalues are log-spaced from ``lambda_max / kappa`` to ``lambda_max``.
-        ``rotate``: ``False`` (diagonal), ``True`` (random rotation from ``seed``) or an
-        angle in radians (2-D).
+        ``rotate``: ``False`` (diagonal), ``True`` (a random rotation drawn from ``rng``:
+        a generator, a seed, or ``None`` for the course seed) or an angle in radians
+        (2-D). ``seed=`` is the old name of ``rng``, kept for notebooks.
         """
+        rng = rng_or_seed(rng, seed, "with_condition")
         in_range(float(kappa), "with_condition kappa", low=1.0)
         if int(dim) < 1:
             raise ValueError(f"with_condition: expected dim >= 1, got {dim}")
         in_range(float(lambda_max), "with_condition lambda_max", low=0.0, low_open=True)
         lam = lambda_max * np.geomspace(1.0 / kappa, 1.0, int(dim))
         rotation = None if rotate is False else ("random" if rotate is True else rotate)
-        return cls.from_spectrum(lam, rotation=rotation, seed=seed)
+        return cls.from_spectrum(lam, rotation=rotation, rng=rng)
 
     @property
     def lambda_min(self) -> float:
@@ -289,7 +304,7 @@ def optimize(
     ``w`` is a fresh copy: ``w0`` is never changed. ``make_optimizer`` is e.g.
     ``lambda p: GD(p, lr=0.1)``. With ``tol``, stop as soon as
     ``||w - problem.minimizer|| < tol`` and return the rows done so far. Raises
-    :class:`~coursekit.training.DivergenceError` naming the step when the gradient or
+    :class:`~coursekit.errors.DivergenceError` naming the step when the gradient or
     the iterate is not finite or ``||w|| > max_norm`` (default ``1e100``); the rows done
     so far are on the error as ``err.trajectory``. Overflow inside that step is not
     warned about: it is what the error reports.

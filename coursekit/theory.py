@@ -30,6 +30,7 @@ __all__ = [
     "linear_regression_lr",
     "measured_rate",
     "heavy_ball_optimal",
+    "momentum_rate",
 ]
 
 
@@ -123,8 +124,8 @@ def linear_regression_lr(X) -> float:
     """$1/\\lambda_{max}(X^\\top X)$: the step 1/L for the loss $\\tfrac12\\|Xw - y\\|^2$.
 
     Convention: with the *sum* loss $\\tfrac12\\|Xw - y\\|^2$ the Hessian is $X^\\top X$, so
-    $L = \\lambda_{max}(X^\\top X)$. With the *mean* loss $\\tfrac1{2N}\\|Xw - y\\|^2$ (seed 004)
-    the Hessian is $X^\\top X / N$ and the step is N times this one.
+    $L = \\lambda_{max}(X^\\top X)$. With the *mean* loss $\\tfrac1{2N}\\|Xw - y\\|^2$ (used for
+    whitening in lecture 04) the Hessian is $X^\\top X / N$ and the step is N times this one.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2:
@@ -175,3 +176,33 @@ def heavy_ball_optimal(eigenvalues) -> dict:
     lo, hi = np.sqrt(lam.min()), np.sqrt(lam.max())
     r = (hi - lo) / (hi + lo)
     return {"lr": 4.0 / (hi + lo) ** 2, "beta": r**2, "rate": r}
+
+
+def momentum_rate(eigenvalues, lr: float, beta: float, nesterov: bool = False) -> float:
+    r"""Asymptotic contraction factor of heavy-ball momentum or Nesterov on a quadratic.
+
+    On $E = \tfrac12 w^\top A w - b^\top w$ each eigen-direction of ``A`` (eigenvalue
+    $\lambda$) evolves on its own: the error $z$ and the step $\Delta$ follow
+    $(z, \Delta) \leftarrow M (z, \Delta)$ with, for $a = 1 - \eta\lambda$,
+
+    $$M_{\text{momentum}} = \begin{pmatrix} a & \beta \\ -\eta\lambda & \beta \end{pmatrix},
+    \qquad
+    M_{\text{Nesterov}} = \begin{pmatrix} a & \beta a \\ -\eta\lambda & \beta a \end{pmatrix}.$$
+
+    The error shrinks asymptotically by the largest spectral radius of $M$ over the
+    eigenvalues, which this returns (``>= 1``: no convergence). It holds for
+    :class:`~coursekit.optim.Momentum` / :class:`~coursekit.optim.Nesterov` and for
+    ``SGD(momentum=beta, nesterov=...)``, whose iterates are the same. ``beta = 0`` gives
+    plain GD's $\max_i |1 - \eta\lambda_i|$; Polyak's optimal momentum gives
+    $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$, Nesterov with $\eta = 1/\lambda_{max}$,
+    $\beta = (\sqrt\kappa - 1)/(\sqrt\kappa + 1)$ gives $1 - 1/\sqrt\kappa$.
+    Where $M$ has a repeated eigenvalue the error behaves like $k\rho^k$, so a rate
+    measured over a finite run comes out slightly larger.
+    """
+    lam = np.asarray(eigenvalues, dtype=float).reshape(-1)
+    if lam.size == 0 or not np.all(np.isfinite(lam)):
+        raise ValueError(f"momentum_rate: expected finite eigenvalues, got {lam}")
+    a = 1 - lr * lam
+    c = beta * a if nesterov else np.full_like(lam, beta)
+    M = np.stack([np.stack([a, c], -1), np.stack([-lr * lam, c], -1)], -2)  # (d, 2, 2)
+    return float(np.abs(np.linalg.eigvals(M)).max())
