@@ -1,25 +1,25 @@
-"""Batch normalisation (Ioffe & Szegedy 2015) as a layer with forward and backward.
+r"""Batch normalisation (Ioffe & Szegedy 2015) as a layer with forward and backward.
 
 Training mode, for a batch ``x`` of shape ``(N, C)``, per feature (column) c:
 
-$$\\mu = \\frac1N\\sum_n x_n,\\quad \\sigma^2 = \\frac1N\\sum_n (x_n-\\mu)^2,\\quad
-\\hat x = \\frac{x-\\mu}{\\sqrt{\\sigma^2+\\epsilon}},\\quad y = \\gamma\\,\\hat x + \\beta.$$
+$$\mu = \frac1N\sum_n x_n,\quad \sigma^2 = \frac1N\sum_n (x_n-\mu)^2,\quad
+\hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}},\quad y = \gamma\,\hat x + \beta.$$
 
-Backward with $g = \\partial L/\\partial y$ (every sample's $\\hat x$ depends on the whole
-batch through $\\mu$ and $\\sigma$, hence the two batch sums):
+Backward with $g = \partial L/\partial y$ (every sample's $\hat x$ depends on the whole
+batch through $\mu$ and $\sigma$, hence the two batch sums):
 
-$$\\frac{\\partial L}{\\partial x} = \\frac{\\gamma}{N\\sqrt{\\sigma^2+\\epsilon}}
-\\Big(N g - \\sum_n g_n - \\hat x \\sum_n g_n \\hat x_n\\Big),\\quad
-\\frac{\\partial L}{\\partial\\gamma} = \\sum_n g_n\\hat x_n,\\quad
-\\frac{\\partial L}{\\partial\\beta} = \\sum_n g_n.$$
+$$\frac{\partial L}{\partial x} = \frac{\gamma}{N\sqrt{\sigma^2+\epsilon}}
+\Big(N g - \sum_n g_n - \hat x \sum_n g_n \hat x_n\Big),\quad
+\frac{\partial L}{\partial\gamma} = \sum_n g_n\hat x_n,\quad
+\frac{\partial L}{\partial\beta} = \sum_n g_n.$$
 
 Running statistics, updated in training mode exactly as ``torch.nn.BatchNorm1d``:
-$\\bar\\mu \\leftarrow (1-m)\\bar\\mu + m\\mu$ and
-$\\bar\\sigma^2 \\leftarrow (1-m)\\bar\\sigma^2 + m\\frac{N}{N-1}\\sigma^2$ (the UNBIASED batch
+$\bar\mu \leftarrow (1-m)\bar\mu + m\mu$ and
+$\bar\sigma^2 \leftarrow (1-m)\bar\sigma^2 + m\frac{N}{N-1}\sigma^2$ (the UNBIASED batch
 variance, while the normalisation itself uses the biased one); ``momentum=None`` makes
 $m = 1/t$ at the t-th batch, a cumulative average. Eval mode normalises with
-$\\bar\\mu, \\bar\\sigma^2$ and updates nothing; the layer is then a fixed affine map and
-its backward is $g\\,\\gamma/\\sqrt{\\bar\\sigma^2+\\epsilon}$.
+$\bar\mu, \bar\sigma^2$ and updates nothing; the layer is then a fixed affine map and
+its backward is $g\,\gamma/\sqrt{\bar\sigma^2+\epsilon}$.
 
 Differences from the lecture slide: it writes the running variance with the biased 1/N
 and deviations from the running mean; torch (and this layer) use the batch mean and N-1.
@@ -123,7 +123,7 @@ class BatchNorm1d(Module):
         return self.params["weight"] * xhat + self.params["bias"]
 
     def backward(self, grad_out, input_grad: bool = True):
-        xhat, inv_std, batch_stats = self._need_forward("_cache")
+        xhat, inv_std, batch_stats = self._need_forward(self._cache)
         g = self._check_grad(grad_out, xhat.shape)
         gamma = self.params["weight"] if self.affine else 1.0
         if self.affine:

@@ -54,10 +54,10 @@ def _make_optimizer(method: str, lr: float, beta: float, problem):
 def explorer_trajectory(
     method: str = "gd", lr: float = 1.0, beta: float = 0.9, kappa: float = 10.0, steps: int = 50
 ) -> np.ndarray:
-    """The iterates ``(steps + 1, 2)`` of ``method`` on :func:`explorer_problem` from (-1.8, 0.8).
+    r"""The iterates ``(steps + 1, 2)`` of ``method`` on :func:`explorer_problem` from (-1.8, 0.8).
 
     ``lr`` is the optimiser's learning rate (Rprop's initial step size), ``beta`` the
-    momentum of momentum/Nesterov (Adam's $\\beta_1$). Pure: no plotting, no widgets.
+    momentum of momentum/Nesterov (Adam's $\beta_1$). Pure: no plotting, no widgets.
     Raises :class:`~coursekit.errors.DivergenceError` when the iterates blow up.
     """
     problem = explorer_problem(kappa)

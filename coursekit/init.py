@@ -1,4 +1,4 @@
-"""Weight initialisers, named and scaled like ``torch.nn.init``, for numpy arrays.
+r"""Weight initialisers, named and scaled like ``torch.nn.init``, for numpy arrays.
 
 Each ``*_`` function fills a float numpy array IN PLACE (like torch's trailing underscore)
 from a ``numpy.random.Generator`` ``rng`` and returns it. Weights are ``(out, in)`` like
@@ -8,13 +8,13 @@ The variance argument of the lectures (inputs and back-propagated gradients unco
 zero mean): a layer ``y = W x`` multiplies the forward variance by ``fan_in * Var(w)`` and
 the backward variance by ``fan_out * Var(w)``. Keeping both at one asks for
 
-* forward:  $\\mathrm{Var}(w) = 1/\\text{fan\\_in}$,
-* backward: $\\mathrm{Var}(w) = 1/\\text{fan\\_out}$,
-* Glorot/Xavier: their harmonic mean $2/(\\text{fan\\_in}+\\text{fan\\_out})$,
-* He/Kaiming: $2/\\text{fan\\_in}$, the factor 2 undoing ReLU's halving of the second moment.
+* forward:  $\mathrm{Var}(w) = 1/\text{fan\_in}$,
+* backward: $\mathrm{Var}(w) = 1/\text{fan\_out}$,
+* Glorot/Xavier: their harmonic mean $2/(\text{fan\_in}+\text{fan\_out})$,
+* He/Kaiming: $2/\text{fan\_in}$, the factor 2 undoing ReLU's halving of the second moment.
 
 ``gain`` multiplies the standard deviation (:func:`calculate_gain`); a uniform
-$U(-a, a)$ has variance $a^2/3$, so its bound is $a = \\sqrt 3\\,\\text{std}$.
+$U(-a, a)$ has variance $a^2/3$, so its bound is $a = \sqrt 3\,\text{std}$.
 The standard deviations and bounds are exactly torch's for the same fans and gain; the
 random numbers differ (numpy's generator, not torch's).
 """
@@ -60,10 +60,10 @@ _LINEAR_NAMES = (
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The recommended gain for ``nonlinearity``, equal to ``torch.nn.init.calculate_gain``.
+    r"""The recommended gain for ``nonlinearity``, equal to ``torch.nn.init.calculate_gain``.
 
-    linear/identity/conv*/sigmoid: 1; tanh: 5/3; relu: $\\sqrt 2$;
-    leaky_relu: $\\sqrt{2/(1+a^2)}$ with negative slope ``a = param`` (default 0.01);
+    linear/identity/conv*/sigmoid: 1; tanh: 5/3; relu: $\sqrt 2$;
+    leaky_relu: $\sqrt{2/(1+a^2)}$ with negative slope ``a = param`` (default 0.01);
     selu: 3/4. (``"identity"`` is an alias of ``"linear"`` added here.)
     """
     name = str(nonlinearity).lower()
@@ -115,7 +115,7 @@ def fan_in_and_fan_out(weight: np.ndarray) -> tuple[int, int]:
 
 
 def xavier_std(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
-    """Glorot's $\\text{gain}\\sqrt{2/(\\text{fan\\_in}+\\text{fan\\_out})}$: the harmonic mean of 1/fan_in and 1/fan_out."""
+    r"""Glorot's $\text{gain}\sqrt{2/(\text{fan\_in}+\text{fan\_out})}$: the harmonic mean of 1/fan_in and 1/fan_out."""
     if fan_in < 1 or fan_out < 1:
         raise ValueError(
             f"xavier_std: expected positive fans, got fan_in={fan_in}, fan_out={fan_out}"
@@ -124,14 +124,14 @@ def xavier_std(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
 
 
 def kaiming_std(fan: int, gain: float = math.sqrt(2.0)) -> float:
-    """He's $\\text{gain}/\\sqrt{\\text{fan}}$; the default gain $\\sqrt 2$ is ReLU's."""
+    r"""He's $\text{gain}/\sqrt{\text{fan}}$; the default gain $\sqrt 2$ is ReLU's."""
     if fan < 1:
         raise ValueError(f"kaiming_std: expected a positive fan, got {fan}")
     return gain / math.sqrt(fan)
 
 
 def uniform_bound(std: float) -> float:
-    """The bound a of $U(-a, a)$ with standard deviation ``std``: $a = \\sqrt 3\\,\\text{std}$."""
+    r"""The bound a of $U(-a, a)$ with standard deviation ``std``: $a = \sqrt 3\,\text{std}$."""
     return math.sqrt(3.0) * std
 
 
@@ -150,7 +150,7 @@ def constant_(weight: np.ndarray, val: float) -> np.ndarray:
 
 
 def normal_(weight: np.ndarray, mean: float = 0.0, std: float = 1.0, rng=None) -> np.ndarray:
-    """Fill with samples of $N(\\text{mean}, \\text{std}^2)$ (``torch.nn.init.normal_``)."""
+    r"""Fill with samples of $N(\text{mean}, \text{std}^2)$ (``torch.nn.init.normal_``)."""
     w = _as_weight(weight, "normal_")
     if not std >= 0:
         raise ValueError(f"normal_: expected std >= 0, got {std}")
@@ -168,13 +168,13 @@ def uniform_(weight: np.ndarray, a: float = 0.0, b: float = 1.0, rng=None) -> np
 
 
 def xavier_uniform_(weight: np.ndarray, gain: float = 1.0, rng=None) -> np.ndarray:
-    """$U(-a, a)$ with $a = \\text{gain}\\sqrt{6/(\\text{fan\\_in}+\\text{fan\\_out})}$ (Glorot & Bengio 2010)."""
+    r"""$U(-a, a)$ with $a = \text{gain}\sqrt{6/(\text{fan\_in}+\text{fan\_out})}$ (Glorot & Bengio 2010)."""
     bound = uniform_bound(xavier_std(*fan_in_and_fan_out(weight), gain=gain))
     return uniform_(weight, -bound, bound, rng=rng)
 
 
 def xavier_normal_(weight: np.ndarray, gain: float = 1.0, rng=None) -> np.ndarray:
-    """$N(0, \\text{std}^2)$ with $\\text{std} = \\text{gain}\\sqrt{2/(\\text{fan\\_in}+\\text{fan\\_out})}$."""
+    r"""$N(0, \text{std}^2)$ with $\text{std} = \text{gain}\sqrt{2/(\text{fan\_in}+\text{fan\_out})}$."""
     return normal_(weight, 0.0, xavier_std(*fan_in_and_fan_out(weight), gain=gain), rng=rng)
 
 
@@ -192,10 +192,10 @@ def kaiming_uniform_(
     nonlinearity: str = "leaky_relu",
     rng=None,
 ) -> np.ndarray:
-    """$U(-b, b)$ with $b = \\text{gain}\\sqrt{3/\\text{fan}}$ (He et al. 2015), torch's defaults.
+    r"""$U(-b, b)$ with $b = \text{gain}\sqrt{3/\text{fan}}$ (He et al. 2015), torch's defaults.
 
     ``fan`` is fan_in (keeps forward variance) or fan_out (keeps backward variance); the
-    default ``leaky_relu`` with slope ``a = 0`` has gain $\\sqrt 2$, the same as ``relu``.
+    default ``leaky_relu`` with slope ``a = 0`` has gain $\sqrt 2$, the same as ``relu``.
     """
     std = _kaiming(weight, a, mode, nonlinearity, "kaiming_uniform_")
     bound = uniform_bound(std)
@@ -209,7 +209,7 @@ def kaiming_normal_(
     nonlinearity: str = "leaky_relu",
     rng=None,
 ) -> np.ndarray:
-    """$N(0, \\text{std}^2)$ with $\\text{std} = \\text{gain}/\\sqrt{\\text{fan}}$ (not truncated, like torch)."""
+    r"""$N(0, \text{std}^2)$ with $\text{std} = \text{gain}/\sqrt{\text{fan}}$ (not truncated, like torch)."""
     return normal_(weight, 0.0, _kaiming(weight, a, mode, nonlinearity, "kaiming_normal_"), rng=rng)
 
 
@@ -248,14 +248,14 @@ def init_mlp(
     std: float | None = None,
     rng=None,
 ) -> Sequential:
-    """Re-initialise every :class:`~coursekit.layers.Linear` of ``model`` in place; biases to 0.
+    r"""Re-initialise every :class:`~coursekit.layers.Linear` of ``model`` in place; biases to 0.
 
     ``scheme``: one of :data:`SCHEMES`. ``nonlinearity`` sets the gain
     (:func:`calculate_gain`); ``None`` means gain 1 for Xavier (Glorot's choice, torch's
     default) and ``"relu"`` for Kaiming (He's). ``"normal"`` and ``"uniform"`` need ``std``
-    (the uniform bound is then $\\sqrt 3\\,\\text{std}$), for the "bad scale" experiments.
+    (the uniform bound is then $\sqrt 3\,\text{std}$), for the "bad scale" experiments.
     Biases are set to zero, as in Glorot & Bengio (torch's ``nn.Linear`` instead draws them
-    uniformly in $\\pm 1/\\sqrt{\\text{fan\\_in}}$). Other layers are left untouched.
+    uniformly in $\pm 1/\sqrt{\text{fan\_in}}$). Other layers are left untouched.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"init_mlp: expected scheme in {SCHEMES}, got {scheme!r}")

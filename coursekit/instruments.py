@@ -153,9 +153,9 @@ def _singular_values(H, name):
 
 
 def covariance_spectrum(H) -> np.ndarray:
-    """Eigenvalues of the covariance of the signal ``H`` ``(N, D)``, descending, length D.
+    r"""Eigenvalues of the covariance of the signal ``H`` ``(N, D)``, descending, length D.
 
-    $C = \\frac{1}{N-1} (H - \\bar H)^T (H - \\bar H)$; eigenvalues $s_k^2/(N-1)$ from the
+    $C = \frac{1}{N-1} (H - \bar H)^T (H - \bar H)$; eigenvalues $s_k^2/(N-1)$ from the
     singular values of the centred ``H``, padded with zeros when N <= D.
     """
     s, (n, d) = _singular_values(H, "covariance_spectrum")
@@ -165,9 +165,9 @@ def covariance_spectrum(H) -> np.ndarray:
 
 
 def numerical_rank(H, rtol: float | None = None) -> int:
-    """Rank of the centred signal ``H`` ``(N, D)`` (= rank of its covariance).
+    r"""Rank of the centred signal ``H`` ``(N, D)`` (= rank of its covariance).
 
-    Counts singular values $s_k > \\text{rtol}\\cdot s_{\\max}$; ``rtol=None`` is
+    Counts singular values $s_k > \text{rtol}\cdot s_{\max}$; ``rtol=None`` is
     ``max(N, D) * eps`` like ``np.linalg.matrix_rank``. A constant signal has rank 0.
     """
     s, (n, d) = _singular_values(H, "numerical_rank")
@@ -181,7 +181,7 @@ def numerical_rank(H, rtol: float | None = None) -> int:
 
 
 def effective_rank(H) -> float:
-    """Participation ratio of the covariance spectrum: $(\\sum_k\\lambda_k)^2/\\sum_k\\lambda_k^2$.
+    r"""Participation ratio of the covariance spectrum: $(\sum_k\lambda_k)^2/\sum_k\lambda_k^2$.
 
     How many directions carry the variance of ``H`` ``(N, D)``: D for an isotropic signal,
     1 when a single direction carries it all, and unlike :func:`numerical_rank` it does not

@@ -14,6 +14,7 @@ rows turn that into ``x W^T``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Literal, overload
 
 import numpy as np
 
@@ -48,28 +49,28 @@ __all__ = [
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """$\\sigma(z) = 1 / (1 + e^{-z})$, evaluated without overflow for large |z|."""
+    r"""$\sigma(z) = 1 / (1 + e^{-z})$, evaluated without overflow for large |z|."""
     z = as_float(z)
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """$\\log \\mathrm{softmax}(z)_i = z_i - \\log\\sum_j e^{z_j}$, shifted by the max for stability."""
+    r"""$\log \mathrm{softmax}(z)_i = z_i - \log\sum_j e^{z_j}$, shifted by the max for stability."""
     z = as_float(z)
     shifted = z - z.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """$y_i = e^{z_i} / \\sum_j e^{z_j}$ along ``axis``; rows sum to one."""
+    r"""$y_i = e^{z_i} / \sum_j e^{z_j}$ along ``axis``; rows sum to one."""
     z = as_float(z)
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def softmax_jacobian(y: np.ndarray) -> np.ndarray:
-    """Jacobian of softmax from its output: $J_{ij} = \\partial y_i/\\partial z_j = y_i(\\delta_{ij} - y_j)$.
+    r"""Jacobian of softmax from its output: $J_{ij} = \partial y_i/\partial z_j = y_i(\delta_{ij} - y_j)$.
 
     ``y``: ``(N, D)`` softmax outputs -> ``(N, D, D)``; one ``(D, D)`` matrix per sample,
     symmetric, with rows summing to zero (softmax ignores a shift of z).
@@ -137,6 +138,12 @@ class Module:
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @overload
+    def backward(self, grad_out: np.ndarray, input_grad: Literal[True] = ...) -> np.ndarray: ...
+
+    @overload
+    def backward(self, grad_out: np.ndarray, input_grad: bool) -> np.ndarray | None: ...
 
     def backward(
         self, grad_out: np.ndarray, input_grad: bool = True
@@ -241,8 +248,8 @@ class Module:
 
     # ------------------------------------------------------------------ helpers
 
-    def _need_forward(self, attr: str):
-        value = getattr(self, attr, None)
+    def _need_forward(self, value):
+        """``value`` (something forward keeps for backward), or an error if forward never ran."""
         if value is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return value
@@ -264,12 +271,12 @@ class Module:
 
 
 class Linear(Module):
-    """Affine map $y = x W^T + b$ (``torch.nn.Linear``).
+    r"""Affine map $y = x W^T + b$ (``torch.nn.Linear``).
 
     Shapes: x ``(N, in_features)``, W ``(out_features, in_features)``, b ``(out_features,)``.
-    Backward: $\\partial L/\\partial W = g^T x$, $\\partial L/\\partial b = \\sum_n g_n$,
-    $\\partial L/\\partial x = g W$ with ``g = dL/dy`` of shape ``(N, out_features)``.
-    Initialised like PyTorch: both W and b uniform in $\\pm 1/\\sqrt{\\text{in\\_features}}$.
+    Backward: $\partial L/\partial W = g^T x$, $\partial L/\partial b = \sum_n g_n$,
+    $\partial L/\partial x = g W$ with ``g = dL/dy`` of shape ``(N, out_features)``.
+    Initialised like PyTorch: both W and b uniform in $\pm 1/\sqrt{\text{in\_features}}$.
     """
 
     def __init__(
@@ -304,7 +311,7 @@ class Linear(Module):
 
     def backward(self, grad_out, input_grad: bool = True):
         """Fill ``grads``; return dL/dx, or ``None`` when ``input_grad=False`` (saves a matmul)."""
-        x = self._need_forward("_x")
+        x = self._need_forward(self._x)
         g = self._check_grad(grad_out, (x.shape[0], self.out_features))
         self.grads["weight"] = g.T @ x
         if "bias" in self.params:
@@ -318,6 +325,15 @@ class Linear(Module):
 class _Elementwise(Module):
     """An activation applied to each entry: the Jacobian is diagonal, so backward is ``g * f'(z)``."""
 
+    _x: np.ndarray | None = None
+    _y: np.ndarray | None = None
+
+    def _f(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _df(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def forward(self, x):
         x = as_batch(x, f"{type(self).__name__} input")
         self._x = x
@@ -325,13 +341,13 @@ class _Elementwise(Module):
         return self._y
 
     def backward(self, grad_out, input_grad: bool = True):
-        y = self._need_forward("_y")
+        y = self._need_forward(self._y)
         g = self._check_grad(grad_out, y.shape)
-        return g * self._df(self._x, y) if input_grad else None
+        return g * self._df(self._need_forward(self._x), y) if input_grad else None
 
 
 class Sigmoid(_Elementwise):
-    """$y = \\sigma(z)$, $dy/dz = y(1-y)$."""
+    r"""$y = \sigma(z)$, $dy/dz = y(1-y)$."""
 
     def _f(self, x):
         return sigmoid(x)
@@ -341,7 +357,7 @@ class Sigmoid(_Elementwise):
 
 
 class Tanh(_Elementwise):
-    """$y = \\tanh(z)$, $dy/dz = 1 - y^2$."""
+    r"""$y = \tanh(z)$, $dy/dz = 1 - y^2$."""
 
     def _f(self, x):
         return np.tanh(x)
@@ -351,7 +367,7 @@ class Tanh(_Elementwise):
 
 
 class ReLU(_Elementwise):
-    """$y = \\max(0, z)$; derivative 1 for z > 0 and 0 for z <= 0 (the subgradient 0 at 0, as PyTorch)."""
+    r"""$y = \max(0, z)$; derivative 1 for z > 0 and 0 for z <= 0 (the subgradient 0 at 0, as PyTorch)."""
 
     def _f(self, x):
         return np.maximum(x, 0)
@@ -371,13 +387,15 @@ class Identity(_Elementwise):
 
 
 class Softmax(Module):
-    """Softmax over the last axis, a true vector activation: each y_i depends on every z_j.
+    r"""Softmax over the last axis, a true vector activation: each y_i depends on every z_j.
 
-    Backward multiplies by the full Jacobian, $\\nabla_z L = \\nabla_y L \\, J$ with
-    $J_{ij} = y_i(\\delta_{ij} - y_j)$ (see :func:`softmax_jacobian` and :meth:`jacobian`).
+    Backward multiplies by the full Jacobian, $\nabla_z L = \nabla_y L \, J$ with
+    $J_{ij} = y_i(\delta_{ij} - y_j)$ (see :func:`softmax_jacobian` and :meth:`jacobian`).
     That costs O(N D^2); for a classifier's output (D = 10) it is cheap, and the fused
     :class:`coursekit.losses.CrossEntropyLoss` skips it altogether.
     """
+
+    _y: np.ndarray | None = None
 
     def forward(self, x):
         x = as_batch(x, "Softmax input")
@@ -386,11 +404,11 @@ class Softmax(Module):
 
     def jacobian(self, x=None) -> np.ndarray:
         """``(N, D, D)`` Jacobians at ``x`` (default: at the last forward input)."""
-        y = self._need_forward("_y") if x is None else softmax(as_batch(x, "Softmax input"))
+        y = self._need_forward(self._y) if x is None else softmax(as_batch(x, "Softmax input"))
         return softmax_jacobian(y)
 
     def backward(self, grad_out, input_grad: bool = True):
-        y = self._need_forward("_y")
+        y = self._need_forward(self._y)
         g = self._check_grad(grad_out, y.shape)
         return np.einsum("ni,nij->nj", g, softmax_jacobian(y)) if input_grad else None
 
@@ -401,6 +419,8 @@ class Max(Module):
     ``(N, G * group_size) -> (N, G)``. The subgradient is one-hot: each group passes its
     gradient to its argmax (the first one on a tie) and zero to the others.
     """
+
+    _arg: np.ndarray | None = None
 
     def __init__(self, group_size: int):
         super().__init__()
@@ -421,7 +441,7 @@ class Max(Module):
         return np.take_along_axis(groups, self._arg[..., None], axis=2)[..., 0]
 
     def backward(self, grad_out, input_grad: bool = True):
-        arg = self._need_forward("_arg")
+        arg = self._need_forward(self._arg)
         n, d = self._shape
         g = self._check_grad(grad_out, arg.shape)
         if not input_grad:

@@ -46,7 +46,9 @@ def plot_decision_boundary(
     pad = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-12)
     xlim = xlim or (X[:, 0].min() - pad[0], X[:, 0].max() + pad[0])
     ylim = ylim or (X[:, 1].min() - pad[1], X[:, 1].max() + pad[1])
-    gx, gy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    gx, gy = np.meshgrid(
+        np.linspace(xlim[0], xlim[1], resolution), np.linspace(ylim[0], ylim[1], resolution)
+    )
     grid = np.column_stack([gx.ravel(), gy.ravel()])
     out = np.asarray(predict(grid))  # a function, or a model (calling it runs forward)
     if out.ndim == 2 and out.shape[1] > 1:
@@ -178,7 +180,8 @@ def plot_contours(
         raise ValueError(f"plot_contours: expected a 2-D problem, got dim {problem.dim}")
     if ax is None:
         _, ax = plt.subplots(figsize=(4.5, 4))
-    xs, ys = np.linspace(*xlim, resolution), np.linspace(*ylim, resolution)
+    xs = np.linspace(xlim[0], xlim[1], resolution)
+    ys = np.linspace(ylim[0], ylim[1], resolution)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1)  # (H, W, 2): one vectorised call
     Z = problem.value(grid)
     Z = Z - Z.min()
@@ -198,10 +201,10 @@ def plot_contours(
 
 
 def plot_log_error(errors: dict, ax=None, theory_rates: dict | None = None):
-    """$\\log_{10}$ of each error sequence against the step, with the theory's slope dashed.
+    r"""$\log_{10}$ of each error sequence against the step, with the theory's slope dashed.
 
-    ``errors``: ``{label: (T,) array}`` (e.g. $\\|w_k - w^*\\|$); ``theory_rates``:
-    ``{label: rate}`` draws $\\log_{10} e_0 + k \\log_{10}\\rho$ in the same colour. Zero
+    ``errors``: ``{label: (T,) array}`` (e.g. $\|w_k - w^*\|$); ``theory_rates``:
+    ``{label: rate}`` draws $\log_{10} e_0 + k \log_{10}\rho$ in the same colour. Zero
     errors (a method that lands exactly) are not drawn. Returns the axes.
     """
     import matplotlib.pyplot as plt

@@ -1,12 +1,12 @@
-"""Test problems for optimisers: quadratics, Rosenbrock and a surface with a saddle.
+r"""Test problems for optimisers: quadratics, Rosenbrock and a surface with a saddle.
 
 Every problem follows one protocol:
 
 - ``dim``: the number of coordinates ``d``;
 - ``value(w)``: $f(w)$ for ``w`` of shape ``(..., d)``, returning shape ``(...)``,
   so a whole contour grid of shape ``(H, W, 2)`` is one call;
-- ``grad(w)``: $\\nabla f(w)$, shape ``(..., d)``;
-- ``hessian(w)``: $\\nabla^2 f(w)$, shape ``(..., d, d)``;
+- ``grad(w)``: $\nabla f(w)$, shape ``(..., d)``;
+- ``hessian(w)``: $\nabla^2 f(w)$, shape ``(..., d, d)``;
 - ``minimizer``: the global minimiser as an array of shape ``(d,)``, or ``None`` when
   there is none or it is not unique.
 
@@ -80,11 +80,11 @@ def _rotation(rotation, dim: int, rng) -> np.ndarray:
 
 
 class Quadratic(Problem):
-    """$f(w) = \\tfrac12 w^\\top A w - b^\\top w + c$ with symmetric ``A`` of shape ``(d, d)``.
+    r"""$f(w) = \tfrac12 w^\top A w - b^\top w + c$ with symmetric ``A`` of shape ``(d, d)``.
 
-    $\\nabla f = A w - b$, $\\nabla^2 f = A$. When ``A`` is positive definite the unique
+    $\nabla f = A w - b$, $\nabla^2 f = A$. When ``A`` is positive definite the unique
     minimiser is $w^* = A^{-1} b$; otherwise ``minimizer`` is ``None`` (an indefinite
-    ``A`` gives a saddle, e.g. ``Quadratic(np.diag([1., -1.]))`` is $\\tfrac12(w_1^2 - w_2^2)$).
+    ``A`` gives a saddle, e.g. ``Quadratic(np.diag([1., -1.]))`` is $\tfrac12(w_1^2 - w_2^2)$).
     The properties ``condition_number``, ``lambda_min`` and ``lambda_max`` are the
     eigenvalue quantities of the convergence theory (:mod:`coursekit.theory`).
     """
@@ -113,7 +113,7 @@ class Quadratic(Problem):
     def from_spectrum(
         cls, eigenvalues, rotation=None, rng=None, b=None, c: float = 0.0, *, seed=None
     ):
-        """$A = Q \\,\\mathrm{diag}(\\lambda)\\, Q^\\top$ with the given eigenvalues.
+        r"""$A = Q \,\mathrm{diag}(\lambda)\, Q^\top$ with the given eigenvalues.
 
         ``rotation``: ``None`` (diagonal ``A``), an angle in radians (2-D only: the
         eigenvectors are the axes turned by that angle), an orthogonal matrix ``Q``, or
@@ -167,7 +167,7 @@ class Quadratic(Problem):
 
     @property
     def condition_number(self) -> float:
-        """$\\kappa = \\lambda_{max} / \\lambda_{min}$; needs a positive definite ``A``."""
+        r"""$\kappa = \lambda_{max} / \lambda_{min}$; needs a positive definite ``A``."""
         if self.minimizer is None:
             raise ValueError(
                 f"Quadratic.condition_number: expected a positive definite A, got eigenvalues "
@@ -197,7 +197,7 @@ class Quadratic(Problem):
 
 
 class Rosenbrock(Problem):
-    """$f(x, y) = (a - x)^2 + b\\,(y - x^2)^2$; minimiser $(a, a^2)$ at the end of a curved valley."""
+    r"""$f(x, y) = (a - x)^2 + b\,(y - x^2)^2$; minimiser $(a, a^2)$ at the end of a curved valley."""
 
     dim = 2
 
@@ -230,13 +230,13 @@ class Rosenbrock(Problem):
 
 
 class Saddle(Problem):
-    """$f(x, y) = x^4/4 - x^2/2 + y^2/2$: two minima and a saddle between them.
+    r"""$f(x, y) = x^4/4 - x^2/2 + y^2/2$: two minima and a saddle between them.
 
-    $\\nabla f = (x^3 - x,\\; y)$ and $\\nabla^2 f = \\mathrm{diag}(3x^2 - 1,\\; 1)$, so the
-    critical points are $(\\pm 1, 0)$ (Hessian ``diag(2, 1)``: minima, $f = -1/4$) and
+    $\nabla f = (x^3 - x,\; y)$ and $\nabla^2 f = \mathrm{diag}(3x^2 - 1,\; 1)$, so the
+    critical points are $(\pm 1, 0)$ (Hessian ``diag(2, 1)``: minima, $f = -1/4$) and
     $(0, 0)$ (Hessian ``diag(-1, 1)``: a saddle, $f = 0$). Gradient descent started near
     the line $x = 0$ slides into the saddle along $y$ and stays there while $x$ grows
-    only by the factor $(1 + \\eta)$ per step. The minimiser is not unique, so
+    only by the factor $(1 + \eta)$ per step. The minimiser is not unique, so
     ``minimizer`` is ``None``; ``critical_points`` lists all three.
     """
 

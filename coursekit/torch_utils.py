@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from typing import TypeAlias, Union
 
 import numpy as np
 import torch
@@ -42,7 +43,8 @@ __all__ = [
     "default_metric_torch",
 ]
 
-OptimizerArg = torch.optim.Optimizer | Callable[..., torch.optim.Optimizer]
+# an optimiser, or better a factory params -> optimiser (see train_torch)
+OptimizerArg: TypeAlias = Union[torch.optim.Optimizer, Callable[..., torch.optim.Optimizer]]  # noqa: UP007
 
 
 def device_message(dev: torch.device) -> str:

@@ -383,7 +383,7 @@ def test_rprop_lecture_backtracking_undoes_exactly_the_previous_step():
 
 
 def lecture_rprop_pseudocode(grad, w, delta, steps, alpha=1.2, beta=0.5, dmin=1e-6, dmax=50.0):
-    """Seed 000's 'Rprop (simplified)' loop, verbatim, for one scalar; returns the points visited."""
+    """The lecture's 'Rprop (simplified)' loop, verbatim, for one scalar; returns the points visited."""
     prevD = grad(w)
     dw = np.sign(prevD) * delta
     visited = []

@@ -85,7 +85,7 @@ class Optimizer:
 
     @property
     def lr(self) -> float:
-        """The learning rate $\\eta > 0$; a schedule may change it between steps."""
+        r"""The learning rate $\eta > 0$; a schedule may change it between steps."""
         return self._lr
 
     @lr.setter
@@ -126,7 +126,7 @@ class Optimizer:
         return g
 
     def lr_at(self, state: dict) -> float:
-        """The factor $\\eta_t$ of this step; the current ``lr`` unless a rule decays it."""
+        r"""The factor $\eta_t$ of this step; the current ``lr`` unless a rule decays it."""
         return self.lr
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, state: dict) -> None:
@@ -136,7 +136,7 @@ class Optimizer:
     def _direction(
         self, i: int, p: np.ndarray, g: np.ndarray, state: dict
     ) -> np.ndarray:  # pragma: no cover - abstract
-        """The direction $d_t$ of the step $w \\leftarrow w - \\eta_t d_t$, updating ``state``."""
+        r"""The direction $d_t$ of the step $w \leftarrow w - \eta_t d_t$, updating ``state``."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
