@@ -196,9 +196,10 @@ def _check_optimizer(opt: torch.optim.Optimizer, module: torch.nn.Module, dev: t
     if {id(p) for p in theirs} != own:
         foreign = sum(id(p) not in own for p in theirs)
         raise ValueError(
-            f"train_torch: the optimiser's parameters are not the module's ({foreign} of "
-            f"{len(theirs)} are not, and it has {len(theirs)} where the module has "
-            f"{len(own)}); {_FACTORY_HINT}"
+            f"train_torch: the optimiser does not optimise exactly this module's parameters "
+            f"({foreign} of its {len(theirs)} are not among the module's {len(own)}): it was "
+            f"built on another module, on part of it, or before moving the module to {dev} "
+            f"replaced them; {_FACTORY_HINT}"
         )
     for p in theirs:
         if not _same_device(p.device, dev):
