@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DivergenceError
-from .plotting import plot_contours, plot_log_error  # re-exported: notebooks import them here
+from .plotting import plot_contours, plot_log_error  # kept for notebooks; will be removed
 from .problems import Quadratic, optimize
 
 __all__ = [

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._checks import as_batch
 from .layers import Sequential
-from .plotting import plot_by_layer  # re-exported: notebooks import it from here
+from .plotting import plot_by_layer  # kept for notebooks; will be removed
 
 __all__ = [
     "LayerStatistics",

@@ -19,7 +19,7 @@ from typing import Literal, overload
 import numpy as np
 
 from ._checks import as_batch, as_float
-from .seeding import make_rng  # re-exported: notebooks import it from here
+from .seeding import make_rng  # kept for notebooks (it lives in seeding); will be removed
 
 __all__ = [
     "Module",

@@ -30,7 +30,7 @@ import numpy as np
 
 from ._checks import as_batch, check_finite
 from .errors import DivergenceError, NonFiniteError
-from .history import History, progress
+from .history import History, progress  # also importable from here, as notebooks do
 from .layers import Module
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, Loss
 
@@ -214,8 +214,12 @@ def gradient_step(
     warnings are silenced inside: this check reports them.
     """
     with np.errstate(over="ignore", invalid="ignore"):
-        out, value = forward_loss(model, loss, X, y)
-        if out is None or not np.isfinite(value):
+        try:
+            out = model.forward(X)
+            value = loss.forward(out, y)
+        except NonFiniteError as err:  # activations overflowed: the weights diverged
+            raise diverged(what, where) from err
+        if not np.isfinite(value):
             raise diverged(what, where)
         model.backward(loss.backward(), input_grad=False)
         for g in model.gradients():
