@@ -48,3 +48,15 @@ def test_check_module_takes_a_single_layer_as_well_as_a_network():
     net = G.check_module(L.Sequential(L.Linear(3, 2, rng=0)), Ls.MSELoss(), X, target)
     assert list(leaf) == ["weight", "bias", "input"] and leaf.ok
     assert list(net) == ["0.weight", "0.bias", "input"] and net.ok
+
+
+def test_rel_error_of_a_nan_or_inf_is_nan_so_checks_fail():
+    """A softmax that overflowed to NaN used to score 0 (max(nan, x) is nan, nan > 0 is
+    False): a check that could not fail."""
+    from coursekit.checks import verdict
+
+    good = np.array([0.665, 0.245, 0.09])
+    for bad in [np.array([np.nan, np.nan, np.nan]), np.array([np.inf, 0.0, 0.0])]:
+        assert np.isnan(G.rel_error(bad, good)) and np.isnan(G.rel_error(good, bad))
+        assert verdict(G.rel_error(bad, good), 1e-12).startswith("FAIL")
+    assert G.rel_error(good, good) == 0.0
