@@ -52,7 +52,7 @@ __all__ = [
     "torch_loss_curve",
 ]
 
-_ACTS = {ReLU: "relu", Identity: "identity", Tanh: "tanh"}
+_ACTS: dict[type, str] = {ReLU: "relu", Identity: "identity", Tanh: "tanh"}
 
 
 def _architecture(model: Sequential) -> list[tuple]:
@@ -61,7 +61,7 @@ def _architecture(model: Sequential) -> list[tuple]:
         raise TypeError(
             f"train_stacked: expected coursekit Sequentials, got {type(model).__name__}"
         )
-    arch = []
+    arch: list[tuple] = []
     for i, layer in enumerate(model.layers):
         if isinstance(layer, Linear):
             arch.append(("linear", layer.in_features, layer.out_features, "bias" in layer.params))
@@ -104,17 +104,16 @@ def _forward(arch, params, X, store):
             store.append(h)
             h = np.matmul(h, np.swapaxes(p["weight"], 1, 2))
             if rest[2]:
-                h = h + p["bias"][:, None, :]
+                h += p["bias"][:, None, :]
         elif kind == "bn":
-            mean = h.mean(axis=1, keepdims=True)
-            var = h.var(axis=1, keepdims=True)
-            inv_std = 1.0 / np.sqrt(var + rest[1])
-            xhat = (h - mean) * inv_std
+            centred = h - h.mean(axis=1, keepdims=True)
+            inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=1, keepdims=True) + rest[1])
+            xhat = centred * inv_std
             store.append((xhat, inv_std))
             h = p["weight"][:, None, :] * xhat + p["bias"][:, None, :]
         elif kind == "relu":
             store.append(h > 0)
-            h = np.maximum(h, 0)
+            h = np.maximum(h, 0, out=h)  # h is this block's own array: nothing else holds it
         elif kind == "tanh":
             h = np.tanh(h)
             store.append(h)
@@ -124,7 +123,7 @@ def _forward(arch, params, X, store):
 
 
 def _backward(arch, params, g, store):
-    grads = [dict() for _ in arch]
+    grads: list[dict] = [dict() for _ in arch]
     for i in range(len(arch) - 1, -1, -1):
         kind, *rest = arch[i]
         saved = store[i]
@@ -136,12 +135,13 @@ def _backward(arch, params, g, store):
             g = np.matmul(g, params[i]["weight"]) if i > 0 else None
         elif kind == "bn":
             xhat, inv_std = saved
-            n = g.shape[1]
-            grads[i]["weight"] = (g * xhat).sum(axis=1)
+            g_xhat = g * xhat
+            grads[i]["weight"] = g_xhat.sum(axis=1)
             grads[i]["bias"] = g.sum(axis=1)
+            n = g.shape[1]
             gamma = params[i]["weight"][:, None, :]
-            g = (gamma * inv_std / n) * (
-                n * g - g.sum(axis=1, keepdims=True) - xhat * (g * xhat).sum(axis=1, keepdims=True)
+            g = (gamma * inv_std) * (
+                g - grads[i]["bias"][:, None, :] / n - xhat * (grads[i]["weight"][:, None, :] / n)
             )
         elif kind == "relu":
             g = g * saved
@@ -208,7 +208,7 @@ def train_stacked(
     if not np.all(lr > 0):
         raise ValueError(f"train_stacked: expected positive learning rates, got {lrs}")
     losses = np.full((R, int(steps)), np.inf)
-    alive = np.ones(R, dtype=bool)
+    runs = np.arange(R)  # the runs still alive; diverged ones are dropped from the stack
     velocity = [{k: np.zeros_like(v) for k, v in p.items()} for p in params]
     with np.errstate(all="ignore"):
         for k in range(int(steps)):
@@ -218,18 +218,22 @@ def train_stacked(
             finite = np.isfinite(loss)
             for gr in grads:
                 for v in gr.values():
-                    finite &= np.isfinite(v.reshape(R, -1)).all(axis=1)
-            alive &= finite
-            losses[alive, k] = loss[alive]
-            if not alive.any():
-                break
+                    finite &= np.isfinite(v.reshape(len(runs), -1)).all(axis=1)
+            losses[runs[finite], k] = loss[finite]
+            if not finite.all():
+                runs, lr = runs[finite], lr[finite]
+                params = [{key: v[finite] for key, v in p.items()} for p in params]
+                grads = [{key: v[finite] for key, v in gr.items()} for gr in grads]
+                velocity = [{key: v[finite] for key, v in vel.items()} for vel in velocity]
+                if runs.size == 0:
+                    break
             for p, gr, vel in zip(params, grads, velocity, strict=True):
                 for key, value in p.items():
                     step = gr[key]
                     if momentum:
                         vel[key] = momentum * vel[key] + step
                         step = vel[key]
-                    value -= lr.reshape((R,) + (1,) * (value.ndim - 1)) * step
+                    value -= lr.reshape((runs.size,) + (1,) * (value.ndim - 1)) * step
     return losses
 
 

@@ -22,6 +22,7 @@ random numbers differ (numpy's generator, not torch's).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -341,7 +342,8 @@ def symmetry_gap(model: Sequential) -> float:
     return gap
 
 
-_ACT = {
+_Fn = Callable[[np.ndarray], np.ndarray]
+_ACT: dict[str, tuple[_Fn, _Fn]] = {
     "tanh": (np.tanh, lambda u: 1.0 - np.tanh(u) ** 2),
     "relu": (lambda u: np.maximum(u, 0.0), lambda u: (u > 0).astype(float)),
     "linear": (lambda u: u, np.ones_like),
