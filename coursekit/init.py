@@ -22,6 +22,7 @@ random numbers differ (numpy's generator, not torch's).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -44,6 +45,11 @@ __all__ = [
     "kaiming_normal_",
     "init_mlp",
     "SCHEMES",
+    "one_layer_gains",
+    "constant_mlp_",
+    "symmetry_gap",
+    "mean_field_variances",
+    "backward_factor",
 ]
 
 _LINEAR_NAMES = (
@@ -270,3 +276,122 @@ def init_mlp(
             if "bias" in layer.params:
                 zeros_(layer.params["bias"])
     return model
+
+
+# ----------------------------------------------------------------------------- the lecture's measurements
+
+
+def one_layer_gains(n_in: int, n_out: int, var_w: float, n_samples: int = 4000, rng=None):
+    r"""Measured variance gains of one bias-free layer $y = W x$, forward and backward.
+
+    Draws $W$ ``(n_out, n_in)`` with entries $N(0, \mathrm{var\_w})$, unit-variance inputs
+    ``x`` ``(n_samples, n_in)`` and unit-variance back-propagated gradients
+    $\partial L/\partial y$ ``(n_samples, n_out)``, independent of each other (the variance
+    argument's assumptions), and returns
+    $(\mathrm{Var}\,y / \mathrm{Var}\,x,\ \mathrm{Var}\,\partial L/\partial x \,/\, \mathrm{Var}\,\partial L/\partial y)$,
+    whose theory is $(N_\text{in}\mathrm{Var}\,w,\ N_\text{out}\mathrm{Var}\,w)$. One draw of
+    W fluctuates around it by about $\sqrt{2/(N_\text{in}N_\text{out})}$ (relative).
+    """
+    if not var_w > 0:
+        raise ValueError(f"one_layer_gains: expected var_w > 0, got {var_w}")
+    rng = make_rng(rng)
+    layer = Linear(int(n_in), int(n_out), bias=False, rng=rng)
+    normal_(layer.params["weight"], std=math.sqrt(var_w), rng=rng)
+    X = rng.normal(size=(int(n_samples), int(n_in)))
+    G = rng.normal(size=(int(n_samples), int(n_out)))
+    y = layer.forward(X)
+    dx = layer.backward(G)
+    return float(y.var() / X.var()), float(dx.var() / G.var())
+
+
+def constant_mlp_(model: Sequential, value: float) -> Sequential:
+    """Set every weight of every :class:`~coursekit.layers.Linear` of ``model`` to ``value``
+    and every bias to 0, in place: the symmetric start (``value=0`` is zero initialisation)."""
+    if not isinstance(model, Sequential):
+        raise TypeError(
+            f"constant_mlp_: expected a coursekit Sequential, got {type(model).__name__}"
+        )
+    for layer in model.layers:
+        if isinstance(layer, Linear):
+            constant_(layer.params["weight"], value)
+            if "bias" in layer.params:
+                zeros_(layer.params["bias"])
+    return model
+
+
+def symmetry_gap(model: Sequential) -> float:
+    r"""How far the hidden units of ``model`` are from being copies of each other.
+
+    For every :class:`~coursekit.layers.Linear` layer but the last, the largest difference
+    between a unit's incoming weights and bias and those of unit 0,
+    $\max_{i,j} |W_{ij} - W_{0j}|$, relative to the layer's largest $|W_{ij}|$; the
+    largest over the layers. 0 means every unit of every hidden layer computes the same
+    function: the network is as expressive as one with a single unit per layer.
+    """
+    linears = [layer for layer in model.layers if isinstance(layer, Linear)]
+    if len(linears) < 2:
+        raise ValueError("symmetry_gap: expected at least one hidden Linear layer")
+    gap = 0.0
+    for layer in linears[:-1]:
+        W = layer.params["weight"]
+        spread = np.abs(W - W[0]).max()
+        if "bias" in layer.params:
+            b = layer.params["bias"]
+            spread = max(spread, np.abs(b - b[0]).max())
+        scale = np.abs(W).max()
+        gap = max(gap, float(spread / scale) if scale > 0 else float(spread > 0) * np.inf)
+    return gap
+
+
+_Fn = Callable[[np.ndarray], np.ndarray]
+_ACT: dict[str, tuple[_Fn, _Fn]] = {
+    "tanh": (np.tanh, lambda u: 1.0 - np.tanh(u) ** 2),
+    "relu": (lambda u: np.maximum(u, 0.0), lambda u: (u > 0).astype(float)),
+    "linear": (lambda u: u, np.ones_like),
+}
+
+
+def _gauss_expectation(f, q: float, points: int) -> float:
+    r"""$E_{z\sim N(0,1)}[f(\sqrt q\,z)]$ by Gauss-Hermite quadrature (probabilists')."""
+    z, w = np.polynomial.hermite_e.hermegauss(points)
+    return float(np.sum(w * f(math.sqrt(q) * z)) / math.sqrt(2 * math.pi))
+
+
+def mean_field_variances(
+    q1: float, layers: int, gain2: float = 1.0, activation: str = "tanh", points: int = 101
+) -> np.ndarray:
+    r"""The pre-activation variances $q_1, \dots, q_L$ of a wide network at initialisation.
+
+    $q_{\ell+1} = \mathrm{gain}^2\,E_{z\sim N(0,1)}[\phi(\sqrt{q_\ell}\,z)^2]$ for a layer with
+    $N\,\mathrm{Var}\,w = \mathrm{gain}^2$ (equal widths, zero biases): the "mean-field"
+    recursion (Poole et al. 2016), exact as the width grows. The expectation is computed by
+    Gauss-Hermite quadrature with ``points`` nodes (deterministic; no Monte Carlo noise).
+    ``activation``: ``"tanh"``, ``"relu"`` or ``"linear"``.
+    """
+    if activation not in _ACT:
+        raise ValueError(
+            f"mean_field_variances: expected activation in {sorted(_ACT)}, got {activation!r}"
+        )
+    if not q1 > 0 or int(layers) < 1:
+        raise ValueError(
+            f"mean_field_variances: expected q1 > 0 and layers >= 1, got {q1}, {layers}"
+        )
+    phi = _ACT[activation][0]
+    qs = [float(q1)]
+    for _ in range(int(layers) - 1):
+        qs.append(gain2 * _gauss_expectation(lambda u: phi(u) ** 2, qs[-1], points))
+    return np.array(qs)
+
+
+def backward_factor(
+    q: float, gain2: float = 1.0, activation: str = "tanh", points: int = 101
+) -> float:
+    r"""$\chi = \mathrm{gain}^2\,E_{z\sim N(0,1)}[\phi'(\sqrt q\,z)^2]$: the factor by which one
+    layer multiplies the variance of the back-propagated gradient when its pre-activations
+    have variance $q$ (Gauss-Hermite quadrature). $\chi > 1$: gradients grow towards the input."""
+    if activation not in _ACT:
+        raise ValueError(
+            f"backward_factor: expected activation in {sorted(_ACT)}, got {activation!r}"
+        )
+    dphi = _ACT[activation][1]
+    return gain2 * _gauss_expectation(lambda u: dphi(u) ** 2, q, points)

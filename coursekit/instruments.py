@@ -33,6 +33,9 @@ __all__ = [
     "covariance_spectrum",
     "numerical_rank",
     "effective_rank",
+    "dead_units",
+    "covariance_condition",
+    "log_variance_rate",
     "rank_by_layer",
     "spectrum_by_layer",
     "plot_by_layer",
@@ -191,6 +194,44 @@ def effective_rank(H) -> float:
     ev = covariance_spectrum(H)
     total = ev.sum()
     return float(total**2 / np.sum(ev**2)) if total > 0 else 0.0
+
+
+def dead_units(H) -> int:
+    """Number of units (columns of ``H`` ``(N, D)``) that are constant over the batch: a
+    ReLU whose pre-activation is negative for every input outputs 0 for all of them and
+    passes no gradient back (a "dead" unit)."""
+    H = as_batch(H, "dead_units")
+    return int(np.count_nonzero(np.ptp(H, axis=0) == 0))
+
+
+def covariance_condition(H) -> float:
+    r"""$\kappa = \lambda_{\max}/\lambda_{\min}$ of the covariance of the live units of ``H`` ``(N, D)``.
+
+    Units that are constant over the batch (:func:`dead_units`) are left out: they carry
+    no signal, and a read-out trained by gradient descent never moves along them, so they
+    do not slow it down. Among the live units, $\kappa$ is the condition number that sets
+    GD's rate $(\kappa-1)/(\kappa+1)$ on a quadratic with this Hessian (lecture 04).
+    ``inf`` when the covariance of the live units is singular; NaN when fewer than two
+    units are live. Beyond about $10^{15}$ the smallest eigenvalue is float64 rounding.
+    """
+    H = as_batch(H, "covariance_condition")
+    live = H[:, np.ptp(H, axis=0) > 0]
+    if live.shape[1] < 2:
+        return float("nan")
+    ev = covariance_spectrum(live)
+    return float(ev[0] / ev[-1]) if ev[-1] > 0 else float("inf")
+
+
+def log_variance_rate(values) -> float:
+    r"""Change of $\ln v$ per layer from the first to the last entry of ``values``:
+    $(\ln v_L - \ln v_1)/(L - 1)$. A layer that multiplies the variance by $a$ has rate
+    $\ln a$; read a backward series from the output down, i.e. pass ``values[::-1]``."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    if v.size < 2 or not np.all(v > 0) or not np.all(np.isfinite(v)):
+        raise ValueError(
+            f"log_variance_rate: expected at least two positive finite variances, got {v}"
+        )
+    return float((np.log(v[-1]) - np.log(v[0])) / (v.size - 1))
 
 
 def _kept(model, kind):
