@@ -145,11 +145,17 @@ class Comparison:
         a, b = self.a, self.b
         if not (np.all(np.isfinite(a))):
             return False
-        better = (
-            (lambda x, y: x * self.factor <= y)
-            if self.lower_is_better
-            else (lambda x, y: x >= y * self.factor)
-        )
+        # strictly better, and by the factor: 0 against 0 is a tie, not a win
+        if self.lower_is_better:
+
+            def better(x, y):
+                return (x * self.factor <= y) & (x < y)
+
+        else:
+
+            def better(x, y):
+                return (x >= y * self.factor) & (x > y)
+
         if self.rule == "every":
             worst_a = a.max() if self.lower_is_better else a.min()
             best_b = b.min() if self.lower_is_better else b.max()
@@ -191,8 +197,8 @@ class Comparison:
 
 
 def beats(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
     names: tuple[str, str] = ("A", "B"),
     factor: float = 1.0,
     rule: str = "median",
@@ -221,7 +227,9 @@ def beats(
         raise ValueError(f"beats: expected factor >= 1, got {factor!r}")
     bad = np.inf if lower_is_better else -np.inf
     b_arr = np.where(np.isfinite(b_arr), b_arr, bad)
-    return Comparison(a_arr, b_arr, tuple(names), float(factor), rule, bool(lower_is_better))
+    return Comparison(
+        a_arr, b_arr, (str(names[0]), str(names[1])), float(factor), rule, bool(lower_is_better)
+    )
 
 
 def answered(*values):
