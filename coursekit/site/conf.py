@@ -24,7 +24,7 @@ exclude_patterns = ["**.ipynb_checkpoints", "_build"]
 
 # --- notebooks and markdown
 nb_execution_mode = "off"
-nb_ipywidgets_js = {}
+nb_ipywidgets_js: dict[str, dict[str, str]] = {}
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath", "html_image", "html_admonition"]
 myst_heading_anchors = 3
