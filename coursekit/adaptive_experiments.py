@@ -15,6 +15,8 @@ without the asymmetry) and see the verdict turn to FAIL.
 - :func:`sparse_regression`, :func:`effective_lr_slope`: AdaGrad's per-feature step on
   features of very different frequencies.
 - :func:`scale_invariance`: the same run on $f$ and on $c f$.
+- :func:`steps_table`: a sweep scored in steps, printed with "never" for runs that did
+  not arrive.
 
 Every optimiser in :mod:`coursekit.optim` updates each entry of an array from that
 entry's own history, so an array of shape ``(R, ...)`` holds ``R`` independent runs; the
@@ -44,6 +46,7 @@ __all__ = [
     "sparse_regression",
     "effective_lr_slope",
     "scale_invariance",
+    "steps_table",
 ]
 
 
@@ -337,3 +340,24 @@ def scale_invariance(problem, optimizer, w0, steps: int, scale: float = 1000.0) 
         paths.append(np.array(path))
     travel = np.linalg.norm(paths[0] - w0, axis=1).max()
     return float(np.linalg.norm(paths[1] - paths[0], axis=1).max() / travel)
+
+
+def steps_table(result, fmt: str = ".3g") -> str:
+    """A :class:`coursekit.sweep.Sweep` scored in steps to a tolerance, as a table: best lr
+    and the median [min, max] steps there over the starts, ``never`` for a run that did
+    not get there within its budget (the sweep's own table calls those "diverged")."""
+    lines = [
+        f"{'method':12s} {'best lr':>8s}  {result.metric}: median [min, max] over {len(result.seeds)} starts"
+    ]
+    for m in result.methods:
+        x = result.best(m)
+        if not np.any(np.isfinite(x)):
+            lines.append(f"{m:12s} {'-':>8s}  never, at any lr of the grid")
+            continue
+        show = lambda v: "never" if not np.isfinite(v) else format(float(v), fmt)  # noqa: E731
+        body = f"{show(np.median(x))} [{show(x.min())}, {show(x.max())}]"
+        never = int(np.sum(~np.isfinite(x)))
+        note = f"  ({never} of {x.size} never get there)" if never else ""
+        edge = "  (best lr at the edge of the grid)" if result.at_edge(m) else ""
+        lines.append(f"{m:12s} {result.best_lr(m):8.3g}  {body}{note}{edge}")
+    return "\n".join(lines)

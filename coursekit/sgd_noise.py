@@ -55,6 +55,7 @@ __all__ = [
     "sgd_chains",
     "equal_cost_sweep",
     "ema_on_network",
+    "sgd_epochs",
 ]
 
 
@@ -389,3 +390,25 @@ def ema_on_network(
             "curve_ema": hist["ema_val_loss"][:, cols],
         }
     return out
+
+
+def sgd_epochs(problem: LeastSquares, lr: float, batch_size: int, epochs: int, rule: str, rng=None):
+    r"""Mini-batch SGD on ``problem`` from $w = 0$, epoch by epoch, batches from
+    :func:`coursekit.minibatch.batches` with ``rule`` (``"shuffle"``, ``"cyclic"`` or
+    ``"random"``). Returns ``(excess, ends)``: the excess loss after each epoch
+    ``(epochs + 1,)`` and the end-of-epoch iterates ``(epochs + 1, d)`` (row 0: the start).
+    With the cyclic rule and a constant ``lr`` the end-of-epoch iterate converges to a
+    fixed point that is not $w^*$ (a limit cycle of the steps within an epoch)."""
+    from .minibatch import batches
+
+    rng = make_rng(rng)
+    X, y = problem.X, problem.y
+    w = np.zeros(problem.d)
+    ends = [w.copy()]
+    for _ in range(int(epochs)):
+        for idx in batches(problem.m, batch_size, rule=rule, rng=rng):
+            Xb = X[idx]
+            w -= lr * Xb.T @ (Xb @ w - y[idx]) / len(idx)
+        ends.append(w.copy())
+    ends = np.array(ends)
+    return problem.excess(ends), ends

@@ -54,3 +54,17 @@ def test_adam_step_bound_value_and_validation():
     assert experiments.adam_step_bound() == pytest.approx(7.2703, abs=1e-4)
     with pytest.raises(ValueError):
         experiments.adam_step_bound((0.99, 0.9))
+
+
+def test_steps_table_says_never_for_runs_that_did_not_arrive():
+    from coursekit.sweep import Sweep
+
+    result = Sweep(
+        {"A": np.array([0.1, 0.2, 0.4]), "B": np.array([1.0])},
+        {"A": np.array([[9.0, 9, 9], [5, np.inf, 7], [np.inf] * 3]), "B": np.full((1, 3), np.inf)},
+        [0, 1, 2],
+        metric="steps",
+    )
+    table = experiments.steps_table(result)
+    assert "7 [5, never]  (1 of 3 never get there)" in table
+    assert "never, at any lr of the grid" in table
