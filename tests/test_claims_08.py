@@ -50,16 +50,18 @@ def test_minibatch_variance_needs_the_finite_population_correction(problem):
 def chains(problem):
     steps, per_lr = 2000, 400
     lrs = lambda k: np.repeat([0.02, 0.02 / (1 + k / 200)], per_lr)  # noqa: E731
-    out = sgd_chains(problem, lrs, steps, 2 * per_lr, ema=0.99, record_from=steps - 500, rng=3)
+    out = sgd_chains(
+        problem, lrs, steps, 2 * per_lr, w0=problem.w_star, ema=0.99, record_from=steps - 500, rng=3
+    )
     return out, per_lr, steps
 
 
 def test_noise_floor_is_the_exact_value_not_the_first_order_one(problem, chains):
     out, per_lr, steps = chains
     measured = out["excess"][:, :per_lr].mean()
-    exact = expected_excess(problem, np.full(steps, 0.02), np.zeros(problem.d))[-501:].mean()
+    exact = expected_excess(problem, np.full(steps, 0.02), problem.w_star)[-501:].mean()
     assert checks.close(measured, exact, rtol=0.05) == "OK"
-    off = expected_excess(problem, np.full(steps, 0.022), np.zeros(problem.d))[-501:].mean()
+    off = expected_excess(problem, np.full(steps, 0.022), problem.w_star)[-501:].mean()
     assert checks.close(measured, off, rtol=0.05).startswith("FAIL")  # lr 10% off
     first = noise_floor_first_order(problem, 0.02)
     assert checks.close(measured, first, rtol=0.05).startswith("FAIL")  # about 9% low
@@ -68,13 +70,19 @@ def test_noise_floor_is_the_exact_value_not_the_first_order_one(problem, chains)
 def test_annealing_check_fails_without_annealing(problem, chains):
     out, per_lr, steps = chains
     annealed, constant = out["excess"][-1, per_lr:], out["excess"][-1, :per_lr]
-    exact = expected_excess(
-        problem, [0.02 / (1 + k / 200) for k in range(steps)], np.zeros(problem.d)
-    )
+    exact = expected_excess(problem, [0.02 / (1 + k / 200) for k in range(steps)], problem.w_star)
     assert checks.close(annealed.mean(), exact[-1], rtol=0.15) == "OK"
     assert checks.beats(annealed, constant, factor=5).ok
     # a "schedule" whose k0 is so large that it never anneals
-    flat = sgd_chains(problem, lambda k: 0.02 / (1 + k / 1e9), steps, 400, record_from=steps, rng=4)
+    flat = sgd_chains(
+        problem,
+        lambda k: 0.02 / (1 + k / 1e9),
+        steps,
+        400,
+        w0=problem.w_star,
+        record_from=steps,
+        rng=4,
+    )
     assert checks.beats(flat["excess"][-1], constant, factor=5).verdict().startswith("FAIL")
 
 
@@ -83,7 +91,7 @@ def test_ema_ratio_is_the_exact_one_and_a_gamma_off_fails(problem, chains):
     ratio = out["ema_excess"][:, :per_lr].mean() / out["excess"][:, :per_lr].mean()
 
     def exact(gamma):
-        last, ema = expected_excess(problem, np.full(steps, 0.02), np.zeros(problem.d), ema=gamma)
+        last, ema = expected_excess(problem, np.full(steps, 0.02), problem.w_star, ema=gamma)
         return ema[-501:].mean() / last[-501:].mean()
 
     assert checks.close(ratio, exact(0.99), 0.1) == "OK"
@@ -139,3 +147,23 @@ def test_ema_lags_while_the_weights_travel_and_smooths_only_when_noise_dominates
     # an "average" over two steps does not lag; at a small lr the average is the rougher curve
     assert lag(run(0.05, [0, 1, 2], 0.5)).verdict().startswith("FAIL")
     assert calm(small).verdict().startswith("FAIL")
+
+
+def test_cyclic_order_reaches_a_fixed_biased_point_and_shuffling_does_not(problem):
+    from coursekit.sgd_noise import sgd_epochs
+
+    order = np.argsort(problem.y)
+    ordered = LeastSquares(problem.X[order], problem.y[order])
+
+    def same_point(ends):
+        move = np.linalg.norm(ends[-1] - ends[-2]) / np.linalg.norm(ends[-1])
+        return checks.verdict(move, 1e-8)
+
+    gaps, ends = sgd_epochs(ordered, 0.02, 1, 30, "cyclic")
+    assert same_point(ends) == "OK"
+    assert checks.passed(gaps[-1] > 1e-4) == "OK"
+    _, shuffled = sgd_epochs(ordered, 0.02, 1, 30, "shuffle", rng=0)
+    assert same_point(shuffled).startswith("FAIL")
+    # the whole set as one batch is GD: its fixed point is w*, no bias
+    full, _ = sgd_epochs(ordered, 1.0, ordered.m, 30, "cyclic")
+    assert checks.passed(full[-1] > 1e-4).startswith("FAIL")
