@@ -145,11 +145,17 @@ class Comparison:
         a, b = self.a, self.b
         if not (np.all(np.isfinite(a))):
             return False
-        better = (
-            (lambda x, y: x * self.factor <= y)
-            if self.lower_is_better
-            else (lambda x, y: x >= y * self.factor)
-        )
+        # strictly better, and by the factor: 0 against 0 is a tie, not a win
+        if self.lower_is_better:
+
+            def better(x, y):
+                return (x * self.factor <= y) & (x < y)
+
+        else:
+
+            def better(x, y):
+                return (x >= y * self.factor) & (x > y)
+
         if self.rule == "every":
             worst_a = a.max() if self.lower_is_better else a.min()
             best_b = b.min() if self.lower_is_better else b.max()

@@ -50,7 +50,8 @@ def numerical_gradient(f, x: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray
 def rel_error(a, b) -> float:
     """Relative error against the largest entry: $\\|a-b\\|_\\infty / \\max(\\|a\\|_\\infty, \\|b\\|_\\infty)$.
 
-    0 when both are all zeros.
+    0 when both are all zeros; NaN when either holds a NaN or an inf, so that a check
+    ``rel_error(...) < tol`` fails on a computation that overflowed.
     """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
@@ -59,6 +60,8 @@ def rel_error(a, b) -> float:
         )
     if a.size == 0:
         return 0.0
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return float("nan")
     scale = max(np.max(np.abs(a)), np.max(np.abs(b)))
     return float(np.max(np.abs(a - b)) / scale) if scale > 0 else 0.0
 
@@ -72,7 +75,11 @@ class GradCheckResult(dict):
 
     @property
     def worst(self) -> float:
-        return max(self.values()) if self else 0.0
+        """The largest error; NaN when any error is NaN (a NaN never hides behind a max)."""
+        if not self:
+            return 0.0
+        values = list(self.values())
+        return float("nan") if any(v != v for v in values) else max(values)
 
     @property
     def ok(self) -> bool:

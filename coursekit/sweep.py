@@ -14,7 +14,8 @@ by the median over seeds, and the comparison of two methods each at its best.
 
 ``run(lr, seed)`` returns the score of one run. A run that diverges (raises
 :class:`FloatingPointError`, of which ``DivergenceError`` is one, or returns NaN/inf)
-scores ``inf``. A best learning rate at the edge of its grid means the grid was too
+scores ``inf``; so does a run that never reaches a target, when the score is the steps
+to it (return ``inf`` for it). A best learning rate at the edge of its grid means the grid was too
 narrow: the verdict of a comparison then says so.
 """
 
@@ -116,7 +117,10 @@ class Sweep:
             x = self.best(m)
             lr = self.best_lr(m)
             if not np.all(np.isfinite(x)):
-                body = f"{int(np.sum(~np.isfinite(x)))} of {len(x)} runs diverged"
+                body = (
+                    f"{int(np.sum(~np.isfinite(x)))} of {len(x)} runs scored inf "
+                    "(diverged or never reached the target)"
+                )
             else:
                 body = (
                     f"{format(float(np.median(x)), fmt)} "

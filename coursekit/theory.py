@@ -30,6 +30,7 @@ __all__ = [
     "linear_regression_lr",
     "measured_rate",
     "heavy_ball_optimal",
+    "noise_floor",
 ]
 
 
@@ -175,3 +176,20 @@ def heavy_ball_optimal(eigenvalues) -> dict:
     lo, hi = np.sqrt(lam.min()), np.sqrt(lam.max())
     r = (hi - lo) / (hi + lo)
     return {"lr": 4.0 / (hi + lo) ** 2, "beta": r**2, "rate": r}
+
+
+def noise_floor(eigenvalues, lr: float, sigma: float = 1.0) -> float:
+    r"""RMS distance to the minimum at which GD with a constant step and noisy gradients settles.
+
+    With $\tilde g = \nabla f(w) + \sigma\xi$ ($\xi$ standard normal, independent per
+    coordinate and step) on a quadratic, each eigen-coordinate of the error follows
+    $z \leftarrow (1 - \eta\lambda) z - \eta\sigma\xi$, whose variance settles at
+    $\eta\sigma^2 / (\lambda(2 - \eta\lambda))$ when $0 < \eta\lambda < 2$. Returns
+    $\sqrt{\sum_i \eta\sigma^2 / (\lambda_i (2 - \eta\lambda_i))}$: no number of steps
+    goes below it, only a smaller $\eta$.
+    """
+    lam = _eigs(eigenvalues)
+    lr = in_range(float(lr), "noise_floor lr", low=0.0, low_open=True)
+    if np.any(lr * lam >= 2):
+        raise ValueError(f"noise_floor: lr {lr:g} diverges (lr * lambda_max >= 2)")
+    return float(np.sqrt(np.sum(lr * sigma**2 / (lam * (2 - lr * lam)))))

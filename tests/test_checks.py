@@ -55,6 +55,10 @@ def test_beats_rules_and_divergence():
     # a factor-2 margin: 2x slower GD is caught, 1.5x is not enough to claim it
     assert checks.beats(fast, slow, factor=2).ok
     assert not checks.beats(fast, [150, 160, 170], factor=2).ok
+    # a tie is no win, even at zero: 0 * factor <= 0 must not claim "A beats B 2x"
+    assert not checks.beats([0, 0, 0], [0, 0, 0], factor=2).ok
+    assert not checks.beats([5, 5], [5, 5]).ok
+    assert checks.beats([0, 0, 0], [1, 2, 3], factor=2).ok
     # 'every': the worst of A must beat the best of B
     assert not checks.beats([100, 400], [300, 310], rule="every").ok
     assert checks.beats([100, 400], [300, 500], rule="paired").ok

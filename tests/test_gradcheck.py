@@ -35,3 +35,15 @@ def test_check_gradients_flags_a_wrong_gradient():
 def test_float32_is_refused():
     with pytest.raises(TypeError, match="expected a float64 array"):
         G.numerical_gradient(lambda v: 0.0, np.ones(2, dtype=np.float32))
+
+
+def test_rel_error_of_a_nan_or_inf_is_nan_so_checks_fail():
+    """A softmax that overflowed to NaN used to score 0 (max(nan, x) is nan, nan > 0 is
+    False): a check that could not fail."""
+    from coursekit.checks import verdict
+
+    good = np.array([0.665, 0.245, 0.09])
+    for bad in [np.array([np.nan, np.nan, np.nan]), np.array([np.inf, 0.0, 0.0])]:
+        assert np.isnan(G.rel_error(bad, good)) and np.isnan(G.rel_error(good, bad))
+        assert verdict(G.rel_error(bad, good), 1e-12).startswith("FAIL")
+    assert G.rel_error(good, good) == 0.0

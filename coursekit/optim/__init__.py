@@ -19,6 +19,7 @@ _EXPORTS = {
     "Newton": "newton",
     "Rprop": "rprop",
     "RpropLecture": "rprop",
+    "RpropSlide": "rprop",
     "QuickProp": "quickprop",
     # adaptive methods
     "Adagrad": "adaptive",

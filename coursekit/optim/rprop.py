@@ -8,6 +8,9 @@ The move is ``-sign(g) * Delta``: the gradient's size is never used.
 :class:`RpropLecture` undoes the step that jumped over the minimum (weight
 backtracking, as in the lecture and Riedmiller & Braun 1993); :class:`Rprop` is the
 variant PyTorch ships (``torch.optim.Rprop``), which never moves back.
+:class:`RpropSlide` is the lecture slide's loop transcribed literally; it works in 1-D
+and freezes in several dimensions (its remembered sign goes stale), which is why
+:class:`RpropLecture` reads a fresh gradient after every move back.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 from .base import Optimizer
 
-__all__ = ["Rprop", "RpropLecture"]
+__all__ = ["Rprop", "RpropLecture", "RpropSlide"]
 
 
 def _check_rprop(name, etas, step_sizes):
@@ -127,3 +130,55 @@ class RpropLecture(Optimizer):
         p += delta
         state["delta"][...] = delta
         state["prev"][...] = np.where(flip, 0.0, g)
+
+
+class RpropSlide(Optimizer):
+    r"""The slide's "Rprop (simplified)" loop, literally, one gradient evaluation per step.
+
+    The slide keeps, per coordinate, a signed step :math:`\Delta w` and the derivative
+    ``prevD`` seen at the last point that was *kept*::
+
+        first call:   prevD = D(w);  dw = sign(prevD) * Delta_0;  w = w - dw
+        every call:   D = D(w)                           # at the point just reached
+                      if sign(D) == sign(prevD):  dw = sign(dw) min(alpha |dw|, Delta_max)
+                                                  prevD = D
+                      else:                       w = w + dw          # return
+                                                  dw = sign(dw) max(beta |dw|, Delta_min)
+                      w = w - dw                                      # the next move
+
+    (one call does the slide's "return, shrink" and the next iteration's move, so every
+    call costs one gradient evaluation.) After a return the slide neither re-reads the
+    derivative at the restored point nor updates ``prevD``: the next move goes in the
+    *old* direction. In 1-D that is right (the minimum is still ahead). In several
+    dimensions the other coordinates move in the meantime, and the derivative at the
+    restored point may have changed sign: the coordinate should turn round, but every
+    move in the old direction meets a "sign change" against the stale ``prevD``, returns
+    and halves its step, until the step sits at :math:`\Delta_{min}` and the coordinate
+    is frozen. On a rotated quadratic both coordinates freeze away from the minimum.
+    :class:`RpropLecture` avoids this by reading the gradient at the restored point.
+
+    ``opt.state[i]`` holds ``"prev"`` (prevD), ``"delta"`` (the signed ``dw``) and
+    ``"step_size"`` (:math:`|\Delta w|`). Arguments as :class:`RpropLecture`.
+    """
+
+    def __init__(self, params, lr: float = 1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):
+        super().__init__(params, lr)
+        self.etas, self.step_sizes = _check_rprop("RpropSlide", etas, step_sizes)
+
+    def _update(self, i, p, g, state):
+        if not state:
+            state["prev"] = g.copy()
+            state["delta"] = np.sign(g) * self.lr
+            state["step_size"] = np.abs(state["delta"])
+            p -= state["delta"]
+            return
+        dw, prev = state["delta"], state["prev"]
+        same = np.sign(g) == np.sign(prev)
+        size = np.abs(dw)
+        grown = np.minimum(size * self.etas[1], self.step_sizes[1])
+        shrunk = np.maximum(size * self.etas[0], self.step_sizes[0])
+        p += np.where(same, 0.0, dw)  # return to the last kept point
+        prev[...] = np.where(same, g, prev)
+        dw[...] = np.sign(dw) * np.where(same, grown, shrunk)
+        state["step_size"][...] = np.abs(dw)
+        p -= dw
