@@ -12,7 +12,7 @@ the input gradient of the first layer that neither side computes (``2 N w^2``), 
 of each, the ratio coursekit/torch, the GFLOP/s coursekit reaches, and that as a
 fraction of the GFLOP/s numpy's own matrix multiply reaches on an ``(N, w) @ (w, w)``
 product on this machine (the ceiling for code made of matmuls).
-Targets (issue 2): ratio <= 1.1 at N >= 256, and >= 70% of the matmul rate at N >= 1024.
+Targets: ratio <= 1.1 at N >= 256, and >= 70% of the matmul rate at N >= 1024.
 """
 
 from __future__ import annotations

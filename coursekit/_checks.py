@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import NonFiniteError
+
 
 def as_float(x) -> np.ndarray:
     """``x`` as a float array: float32/float64 kept, integers and booleans made float64."""
@@ -37,10 +39,15 @@ def as_batch(x, name: str = "x", features: int | None = None, ndim: int = 2) -> 
         raise ValueError(
             f"{name}: expected {features} features in the last axis, got shape {arr.shape}"
         )
+    check_finite(arr, name)
+    return arr
+
+
+def check_finite(arr: np.ndarray, name: str) -> None:
+    """Raise :class:`~coursekit.errors.NonFiniteError` naming ``name`` when ``arr`` holds NaN/inf."""
     if not all_finite(arr):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name}: expected finite values, got {bad} NaN/inf entries")
-    return arr
+        raise NonFiniteError(f"{name}: expected finite values, got {bad} NaN/inf entries")
 
 
 def same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
@@ -65,3 +72,16 @@ def in_range(value, name: str, low=None, high=None, low_open=False, high_open=Fa
         )
         raise ValueError(f"{name}: expected a value in {interval}, got {value!r}")
     return value
+
+
+def rng_or_seed(rng, seed, name: str):
+    """The random source of a function that takes ``rng`` and the old keyword ``seed``.
+
+    ``seed=`` is kept for notebooks written before every function took ``rng`` and will
+    be removed; passing both is an error.
+    """
+    if seed is None:
+        return rng
+    if rng is not None:
+        raise TypeError(f"{name}: pass rng (seed is its old name), not both")
+    return seed

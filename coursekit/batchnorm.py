@@ -1,25 +1,25 @@
-"""Batch normalisation (Ioffe & Szegedy 2015) as a layer with forward and backward.
+r"""Batch normalisation (Ioffe & Szegedy 2015) as a layer with forward and backward.
 
 Training mode, for a batch ``x`` of shape ``(N, C)``, per feature (column) c:
 
-$$\\mu = \\frac1N\\sum_n x_n,\\quad \\sigma^2 = \\frac1N\\sum_n (x_n-\\mu)^2,\\quad
-\\hat x = \\frac{x-\\mu}{\\sqrt{\\sigma^2+\\epsilon}},\\quad y = \\gamma\\,\\hat x + \\beta.$$
+$$\mu = \frac1N\sum_n x_n,\quad \sigma^2 = \frac1N\sum_n (x_n-\mu)^2,\quad
+\hat x = \frac{x-\mu}{\sqrt{\sigma^2+\epsilon}},\quad y = \gamma\,\hat x + \beta.$$
 
-Backward with $g = \\partial L/\\partial y$ (every sample's $\\hat x$ depends on the whole
-batch through $\\mu$ and $\\sigma$, hence the two batch sums):
+Backward with $g = \partial L/\partial y$ (every sample's $\hat x$ depends on the whole
+batch through $\mu$ and $\sigma$, hence the two batch sums):
 
-$$\\frac{\\partial L}{\\partial x} = \\frac{\\gamma}{N\\sqrt{\\sigma^2+\\epsilon}}
-\\Big(N g - \\sum_n g_n - \\hat x \\sum_n g_n \\hat x_n\\Big),\\quad
-\\frac{\\partial L}{\\partial\\gamma} = \\sum_n g_n\\hat x_n,\\quad
-\\frac{\\partial L}{\\partial\\beta} = \\sum_n g_n.$$
+$$\frac{\partial L}{\partial x} = \frac{\gamma}{N\sqrt{\sigma^2+\epsilon}}
+\Big(N g - \sum_n g_n - \hat x \sum_n g_n \hat x_n\Big),\quad
+\frac{\partial L}{\partial\gamma} = \sum_n g_n\hat x_n,\quad
+\frac{\partial L}{\partial\beta} = \sum_n g_n.$$
 
 Running statistics, updated in training mode exactly as ``torch.nn.BatchNorm1d``:
-$\\bar\\mu \\leftarrow (1-m)\\bar\\mu + m\\mu$ and
-$\\bar\\sigma^2 \\leftarrow (1-m)\\bar\\sigma^2 + m\\frac{N}{N-1}\\sigma^2$ (the UNBIASED batch
+$\bar\mu \leftarrow (1-m)\bar\mu + m\mu$ and
+$\bar\sigma^2 \leftarrow (1-m)\bar\sigma^2 + m\frac{N}{N-1}\sigma^2$ (the UNBIASED batch
 variance, while the normalisation itself uses the biased one); ``momentum=None`` makes
 $m = 1/t$ at the t-th batch, a cumulative average. Eval mode normalises with
-$\\bar\\mu, \\bar\\sigma^2$ and updates nothing; the layer is then a fixed affine map and
-its backward is $g\\,\\gamma/\\sqrt{\\bar\\sigma^2+\\epsilon}$.
+$\bar\mu, \bar\sigma^2$ and updates nothing; the layer is then a fixed affine map and
+its backward is $g\,\gamma/\sqrt{\bar\sigma^2+\epsilon}$.
 
 Differences from the lecture slide: it writes the running variance with the biased 1/N
 and deviations from the running mean; torch (and this layer) use the batch mean and N-1.
@@ -32,8 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_batch, in_range
-from .layers import Linear, Module, Sequential, make_rng
-from .layers import activation as new_activation
+from .layers import Module, Sequential, build_numpy, mlp_layout
 
 __all__ = ["BatchNorm1d", "mlp_bn"]
 
@@ -42,10 +41,10 @@ class BatchNorm1d(Module):
     """``BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True)``.
 
     ``params``: ``weight`` (gamma, ones) and ``bias`` (beta, zeros), each ``(C,)``, when
-    ``affine``. ``buffers``: ``running_mean`` (zeros), ``running_var`` (ones) and
-    ``num_batches_tracked`` (0) when ``track_running_stats``; ``Sequential.state_dict``
-    includes them under torch's names. Without running statistics, eval mode uses the
-    batch statistics too (as torch does).
+    ``affine``. Buffers (``named_buffers()``, also the attributes of the same names, as in
+    torch): ``running_mean`` (zeros), ``running_var`` (ones) and ``num_batches_tracked``
+    (0) when ``track_running_stats``; ``state_dict`` includes them under torch's names.
+    Without running statistics, eval mode uses the batch statistics too (as torch does).
     """
 
     def __init__(
@@ -73,9 +72,8 @@ class BatchNorm1d(Module):
                 "bias": np.zeros(self.num_features, dtype=dtype),
             }
             self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.buffers: dict[str, np.ndarray] = {}
         if self.track_running_stats:
-            self.buffers = {
+            self._buffers = {
                 "running_mean": np.zeros(self.num_features, dtype=dtype),
                 "running_var": np.ones(self.num_features, dtype=dtype),
                 "num_batches_tracked": np.array(0, dtype=np.int64),
@@ -85,8 +83,20 @@ class BatchNorm1d(Module):
     def _uses_batch_stats(self) -> bool:
         return self.training or not self.track_running_stats
 
+    @property
+    def running_mean(self) -> np.ndarray:
+        return self._buffers["running_mean"]
+
+    @property
+    def running_var(self) -> np.ndarray:
+        return self._buffers["running_var"]
+
+    @property
+    def num_batches_tracked(self) -> np.ndarray:
+        return self._buffers["num_batches_tracked"]
+
     def _update_running(self, mean, var, n):
-        b = self.buffers
+        b = self._buffers
         b["num_batches_tracked"] = np.array(int(b["num_batches_tracked"]) + 1, dtype=np.int64)
         m = 1.0 / int(b["num_batches_tracked"]) if self.momentum is None else self.momentum
         b["running_mean"] = (1 - m) * b["running_mean"] + m * mean
@@ -104,7 +114,7 @@ class BatchNorm1d(Module):
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, n)
         else:
-            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+            mean, var = self.running_mean, self.running_var
         inv_std = 1.0 / np.sqrt(var + self.eps)
         xhat = (x - mean) * inv_std
         self._cache = (xhat, inv_std, self._uses_batch_stats())
@@ -112,13 +122,15 @@ class BatchNorm1d(Module):
             return xhat
         return self.params["weight"] * xhat + self.params["bias"]
 
-    def backward(self, grad_out):
-        xhat, inv_std, batch_stats = self._need_forward("_cache")
+    def backward(self, grad_out, input_grad: bool = True):
+        xhat, inv_std, batch_stats = self._need_forward(self._cache)
         g = self._check_grad(grad_out, xhat.shape)
         gamma = self.params["weight"] if self.affine else 1.0
         if self.affine:
             self.grads["weight"] = (g * xhat).sum(axis=0)
             self.grads["bias"] = g.sum(axis=0)
+        if not input_grad:
+            return None
         if not batch_stats:
             return g * (gamma * inv_std)
         n = g.shape[0]
@@ -146,18 +158,9 @@ def mlp_bn(
     (then it equals :class:`coursekit.layers.MLP`), so the two networks of an experiment differ
     only by BN. ``activation="identity"`` gives a deep linear network. Layer indices and
     ``state_dict`` keys match the same ``torch.nn.Sequential``.
+
+    Kept for notebooks: the same network as ``coursekit.models.mlp(sizes, activation,
+    batchnorm=batchnorm, output=output, rng=rng)``, the one builder.
     """
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"mlp_bn: expected at least two positive layer sizes, got {sizes}")
-    rng = make_rng(rng)
-    layers: list[Module] = []
-    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
-        layers.append(Linear(a, b, rng=rng, dtype=dtype))
-        if batchnorm:
-            layers.append(BatchNorm1d(b, dtype=dtype))
-        layers.append(new_activation(activation))
-    layers.append(Linear(sizes[-2], sizes[-1], rng=rng, dtype=dtype))
-    if output is not None:
-        layers.append(new_activation(output))
-    return Sequential(*layers)
+    spec = mlp_layout(sizes, activation, output, batchnorm, caller="mlp_bn")
+    return Sequential(*build_numpy(spec, rng, dtype, batchnorm=BatchNorm1d))

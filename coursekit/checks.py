@@ -197,8 +197,8 @@ class Comparison:
 
 
 def beats(
-    a: Sequence[float],
-    b: Sequence[float],
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
     names: tuple[str, str] = ("A", "B"),
     factor: float = 1.0,
     rule: str = "median",
@@ -227,7 +227,9 @@ def beats(
         raise ValueError(f"beats: expected factor >= 1, got {factor!r}")
     bad = np.inf if lower_is_better else -np.inf
     b_arr = np.where(np.isfinite(b_arr), b_arr, bad)
-    return Comparison(a_arr, b_arr, tuple(names), float(factor), rule, bool(lower_is_better))
+    return Comparison(
+        a_arr, b_arr, (str(names[0]), str(names[1])), float(factor), rule, bool(lower_is_better)
+    )
 
 
 def answered(*values):

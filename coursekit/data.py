@@ -1,4 +1,4 @@
-"""Data sets of the course, all offline and seeded.
+r"""Data sets of the course, all offline and seeded.
 
 Real images: the 8x8 handwritten digits that scikit-learn ships inside its package
 (1797 images, 64 pixels valued 0..16). Everything else is generated from a seed.
@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .layers import make_rng
+from .preprocessing import standardize
+from .seeding import make_rng
 
 __all__ = [
     "Split",
@@ -51,13 +52,10 @@ def standardize_split(split: Split) -> Split:
     """Zero mean and unit variance per feature, with statistics of the training part only.
 
     Constant features (a pixel that is always 0) keep a scale of 1 instead of dividing by 0.
+    This is :func:`coursekit.preprocessing.standardize` fitted on ``X_train``.
     """
-    mean = split.X_train.mean(axis=0)
-    std = split.X_train.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
-    return Split(
-        (split.X_train - mean) / std, split.y_train, (split.X_test - mean) / std, split.y_test
-    )
+    X_train, transform = standardize(split.X_train)
+    return Split(X_train, split.y_train, transform(split.X_test), split.y_test)
 
 
 def _digits():

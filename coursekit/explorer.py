@@ -1,4 +1,4 @@
-"""Contour plots with optimiser trajectories, log-error plots, and an interactive explorer.
+r"""An interactive explorer of optimisers on a 2-D quadratic (its plots are in :mod:`coursekit.plotting`).
 
 ``explore()`` shows sliders for the learning rate, beta and the condition number over a
 contour plot of a 2-D quadratic with the optimiser's trajectory, redrawn live. Without
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import DivergenceError
+from .plotting import plot_contours, plot_log_error  # kept for notebooks; will be removed
 from .problems import Quadratic, optimize
-from .training import DivergenceError
 
 __all__ = [
     "plot_contours",
@@ -26,81 +27,6 @@ __all__ = [
 METHODS = ("gd", "momentum", "nesterov", "newton", "rprop", "quickprop", "adam")
 EXPLORER_W0 = np.array([-1.8, 0.8])
 EXPLORER_ANGLE = np.pi / 6
-
-
-def plot_contours(
-    problem,
-    trajectories=None,
-    ax=None,
-    xlim=(-2.0, 2.0),
-    ylim=(-2.0, 2.0),
-    levels: int = 15,
-    resolution: int = 200,
-    legend_loc: str = "upper right",
-):
-    """Contours of a 2-D ``problem`` with trajectories ``{label: (T, 2) array}`` on top.
-
-    ``legend_loc`` is matplotlib's ``loc`` for the trajectories' legend.
-
-    Levels are log-spaced in $f - f_{min}$ (over the grid), so the narrow valley of an
-    ill-conditioned quadratic shows as many thin ellipses, not one blob. Returns the axes.
-    """
-    import matplotlib.pyplot as plt
-
-    if problem.dim != 2:
-        raise ValueError(f"plot_contours: expected a 2-D problem, got dim {problem.dim}")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.5, 4))
-    xs, ys = np.linspace(*xlim, resolution), np.linspace(*ylim, resolution)
-    grid = np.stack(np.meshgrid(xs, ys), axis=-1)  # (H, W, 2): one vectorised call
-    Z = problem.value(grid)
-    Z = Z - Z.min()
-    top = Z.max()
-    ax.contour(
-        xs, ys, Z, levels=np.geomspace(top * 1e-4, top, int(levels)), colors="0.6", linewidths=0.7
-    )
-    for label, traj in (trajectories or {}).items():
-        traj = np.asarray(traj)
-        ax.plot(traj[:, 0], traj[:, 1], ".-", ms=3, lw=1, label=label)
-    if problem.minimizer is not None:
-        ax.plot(*problem.minimizer, "k*", ms=10)
-    ax.set(xlim=xlim, ylim=ylim, xlabel="$w_1$", ylabel="$w_2$", aspect="equal")
-    if trajectories:
-        ax.legend(fontsize=8, loc=legend_loc)
-    return ax
-
-
-def plot_log_error(errors: dict, ax=None, theory_rates: dict | None = None):
-    """$\\log_{10}$ of each error sequence against the step, with the theory's slope dashed.
-
-    ``errors``: ``{label: (T,) array}`` (e.g. $\\|w_k - w^*\\|$); ``theory_rates``:
-    ``{label: rate}`` draws $\\log_{10} e_0 + k \\log_{10}\\rho$ in the same colour. Zero
-    errors (a method that lands exactly) are not drawn. Returns the axes.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5))
-    theory_rates = theory_rates or {}
-    for label, e in errors.items():
-        e = np.asarray(e, dtype=float)
-        k = np.arange(e.size)
-        pos = e > 0
-        (line,) = ax.plot(k[pos], np.log10(e[pos]), lw=1.5, label=label)
-        if label in theory_rates and e[0] > 0:
-            rho = theory_rates[label]
-            slope = np.log10(rho) if rho > 0 else -np.inf
-            ax.plot(
-                k,
-                np.log10(e[0]) + k * slope,
-                "--",
-                color=line.get_color(),
-                lw=1,
-                label=f"theory {rho:.3f}",
-            )
-    ax.set(xlabel="step k", ylabel="log10 error")
-    ax.legend(fontsize=8)
-    return ax
 
 
 def explorer_problem(kappa: float) -> Quadratic:
@@ -128,11 +54,11 @@ def _make_optimizer(method: str, lr: float, beta: float, problem):
 def explorer_trajectory(
     method: str = "gd", lr: float = 1.0, beta: float = 0.9, kappa: float = 10.0, steps: int = 50
 ) -> np.ndarray:
-    """The iterates ``(steps + 1, 2)`` of ``method`` on :func:`explorer_problem` from (-1.8, 0.8).
+    r"""The iterates ``(steps + 1, 2)`` of ``method`` on :func:`explorer_problem` from (-1.8, 0.8).
 
     ``lr`` is the optimiser's learning rate (Rprop's initial step size), ``beta`` the
-    momentum of momentum/Nesterov (Adam's $\\beta_1$). Pure: no plotting, no widgets.
-    Raises :class:`~coursekit.training.DivergenceError` when the iterates blow up.
+    momentum of momentum/Nesterov (Adam's $\beta_1$). Pure: no plotting, no widgets.
+    Raises :class:`~coursekit.errors.DivergenceError` when the iterates blow up.
     """
     problem = explorer_problem(kappa)
     return optimize(problem, _make_optimizer(method, lr, beta, problem), EXPLORER_W0, steps)

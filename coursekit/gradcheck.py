@@ -1,12 +1,12 @@
-"""Gradient checking by centred differences.
+r"""Gradient checking by centred differences.
 
-The centred difference $\\frac{f(x + h e_i) - f(x - h e_i)}{2h}$ has error $O(h^2)$
+The centred difference $\frac{f(x + h e_i) - f(x - h e_i)}{2h}$ has error $O(h^2)$
 (the one-sided difference only $O(h)$). In float64 with ``h = 1e-5`` the truncation
 error is ~1e-10 and the rounding error ~1e-11/h ~ 1e-11 relative, so a correct analytic
 gradient agrees to a relative error below ``1e-6`` (the default tolerance; measured
 worst case over random sigmoid/tanh/ReLU MLPs: 2e-8); a wrong one
 is typically off by 1e-2 or more. The relative error is measured against the
-largest entry, $\\max_i |a_i - b_i| / \\max(\\max_i |a_i|, \\max_i |b_i|)$: unlike
+largest entry, $\max_i |a_i - b_i| / \max(\max_i |a_i|, \max_i |b_i|)$: unlike
 cs231n's elementwise ratio it does not blow up on entries that are themselves ~1e-9
 (where a centred difference has no correct digits left), yet any entry that is wrong
 by more than 1e-6 of the gradient's scale fails.
@@ -15,6 +15,8 @@ by more than 1e-6 of the gradient's scale fails.
 from __future__ import annotations
 
 import numpy as np
+
+from .layers import Module
 
 __all__ = ["numerical_gradient", "rel_error", "check_gradients", "check_module", "GradCheckResult"]
 
@@ -34,9 +36,7 @@ def numerical_gradient(f, x: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray
             f"numerical_gradient: expected a float64 array (float32 is too coarse), got {x.dtype}"
         )
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    for _ in it:
-        i = it.multi_index
+    for i in np.ndindex(x.shape):
         old = x[i]
         x[i] = old + eps
         f_plus = float(f(x))
@@ -48,7 +48,7 @@ def numerical_gradient(f, x: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray
 
 
 def rel_error(a, b) -> float:
-    """Relative error against the largest entry: $\\|a-b\\|_\\infty / \\max(\\|a\\|_\\infty, \\|b\\|_\\infty)$.
+    r"""Relative error against the largest entry: $\|a-b\|_\infty / \max(\|a\|_\infty, \|b\|_\infty)$.
 
     0 when both are all zeros; NaN when either holds a NaN or an inf, so that a check
     ``rel_error(...) < tol`` fails on a computation that overflowed.
@@ -110,7 +110,7 @@ def check_gradients(
 
 
 def check_module(
-    model,
+    model: Module,
     loss,
     X,
     target,
@@ -118,7 +118,11 @@ def check_module(
     tol: float = DEFAULT_TOL,
     include_input: bool = True,
 ) -> GradCheckResult:
-    """Gradient-check every parameter (and the input) of a coursekit model under a loss."""
+    """Gradient-check every parameter (and the input) of a coursekit model under a loss.
+
+    ``model`` is any :class:`~coursekit.layers.Module`, a single layer or a network: the
+    parameters are those of ``named_parameters()``.
+    """
     X = np.array(X, dtype=np.float64, copy=True)
 
     def f():
@@ -126,12 +130,8 @@ def check_module(
 
     f()
     grad_x = model.backward(loss.backward())
-    arrays = (
-        dict(model.named_parameters()) if hasattr(model, "named_parameters") else dict(model.params)
-    )
-    analytic = (
-        dict(model.named_gradients()) if hasattr(model, "named_gradients") else dict(model.grads)
-    )
+    arrays = dict(model.named_parameters())
+    analytic = dict(model.named_gradients())
     analytic = {k: v.copy() for k, v in analytic.items()}
     if include_input:
         arrays["input"] = X

@@ -24,6 +24,7 @@ import numpy as np
 
 from ._checks import as_batch
 from .layers import Sequential
+from .plotting import plot_by_layer  # kept for notebooks; will be removed
 
 __all__ = [
     "LayerStatistics",
@@ -32,6 +33,9 @@ __all__ = [
     "covariance_spectrum",
     "numerical_rank",
     "effective_rank",
+    "dead_units",
+    "covariance_condition",
+    "log_variance_rate",
     "rank_by_layer",
     "spectrum_by_layer",
     "plot_by_layer",
@@ -152,9 +156,9 @@ def _singular_values(H, name):
 
 
 def covariance_spectrum(H) -> np.ndarray:
-    """Eigenvalues of the covariance of the signal ``H`` ``(N, D)``, descending, length D.
+    r"""Eigenvalues of the covariance of the signal ``H`` ``(N, D)``, descending, length D.
 
-    $C = \\frac{1}{N-1} (H - \\bar H)^T (H - \\bar H)$; eigenvalues $s_k^2/(N-1)$ from the
+    $C = \frac{1}{N-1} (H - \bar H)^T (H - \bar H)$; eigenvalues $s_k^2/(N-1)$ from the
     singular values of the centred ``H``, padded with zeros when N <= D.
     """
     s, (n, d) = _singular_values(H, "covariance_spectrum")
@@ -164,9 +168,9 @@ def covariance_spectrum(H) -> np.ndarray:
 
 
 def numerical_rank(H, rtol: float | None = None) -> int:
-    """Rank of the centred signal ``H`` ``(N, D)`` (= rank of its covariance).
+    r"""Rank of the centred signal ``H`` ``(N, D)`` (= rank of its covariance).
 
-    Counts singular values $s_k > \\text{rtol}\\cdot s_{\\max}$; ``rtol=None`` is
+    Counts singular values $s_k > \text{rtol}\cdot s_{\max}$; ``rtol=None`` is
     ``max(N, D) * eps`` like ``np.linalg.matrix_rank``. A constant signal has rank 0.
     """
     s, (n, d) = _singular_values(H, "numerical_rank")
@@ -180,7 +184,7 @@ def numerical_rank(H, rtol: float | None = None) -> int:
 
 
 def effective_rank(H) -> float:
-    """Participation ratio of the covariance spectrum: $(\\sum_k\\lambda_k)^2/\\sum_k\\lambda_k^2$.
+    r"""Participation ratio of the covariance spectrum: $(\sum_k\lambda_k)^2/\sum_k\lambda_k^2$.
 
     How many directions carry the variance of ``H`` ``(N, D)``: D for an isotropic signal,
     1 when a single direction carries it all, and unlike :func:`numerical_rank` it does not
@@ -190,6 +194,44 @@ def effective_rank(H) -> float:
     ev = covariance_spectrum(H)
     total = ev.sum()
     return float(total**2 / np.sum(ev**2)) if total > 0 else 0.0
+
+
+def dead_units(H) -> int:
+    """Number of units (columns of ``H`` ``(N, D)``) that are constant over the batch: a
+    ReLU whose pre-activation is negative for every input outputs 0 for all of them and
+    passes no gradient back (a "dead" unit)."""
+    H = as_batch(H, "dead_units")
+    return int(np.count_nonzero(np.ptp(H, axis=0) == 0))
+
+
+def covariance_condition(H) -> float:
+    r"""$\kappa = \lambda_{\max}/\lambda_{\min}$ of the covariance of the live units of ``H`` ``(N, D)``.
+
+    Units that are constant over the batch (:func:`dead_units`) are left out: they carry
+    no signal, and a read-out trained by gradient descent never moves along them, so they
+    do not slow it down. Among the live units, $\kappa$ is the condition number that sets
+    GD's rate $(\kappa-1)/(\kappa+1)$ on a quadratic with this Hessian (lecture 04).
+    ``inf`` when the covariance of the live units is singular; NaN when fewer than two
+    units are live. Beyond about $10^{15}$ the smallest eigenvalue is float64 rounding.
+    """
+    H = as_batch(H, "covariance_condition")
+    live = H[:, np.ptp(H, axis=0) > 0]
+    if live.shape[1] < 2:
+        return float("nan")
+    ev = covariance_spectrum(live)
+    return float(ev[0] / ev[-1]) if ev[-1] > 0 else float("inf")
+
+
+def log_variance_rate(values) -> float:
+    r"""Change of $\ln v$ per layer from the first to the last entry of ``values``:
+    $(\ln v_L - \ln v_1)/(L - 1)$. A layer that multiplies the variance by $a$ has rate
+    $\ln a$; read a backward series from the output down, i.e. pass ``values[::-1]``."""
+    v = np.asarray(values, dtype=float).reshape(-1)
+    if v.size < 2 or not np.all(v > 0) or not np.all(np.isfinite(v)):
+        raise ValueError(
+            f"log_variance_rate: expected at least two positive finite variances, got {v}"
+        )
+    return float((np.log(v[-1]) - np.log(v[0])) / (v.size - 1))
 
 
 def _kept(model, kind):
@@ -216,33 +258,3 @@ def spectrum_by_layer(
     """:func:`covariance_spectrum` of each layer's output (only layers of ``kind`` when given)."""
     hs = forward_by_layer(model, X)
     return [covariance_spectrum(h) for h, keep in zip(hs, _kept(model, kind), strict=True) if keep]
-
-
-def plot_by_layer(
-    series: dict,
-    ax=None,
-    ylabel: str = "",
-    logy: bool = False,
-    title: str | None = None,
-    first_layer: int = 1,
-):
-    """One line per entry of ``series`` (label -> values by layer), layers numbered from ``first_layer``.
-
-    Returns the axes (a new figure when ``ax`` is None). ``logy`` for variances that grow or
-    vanish geometrically; non-positive values are then left out of the line.
-    """
-    from .plotting import get_ax
-
-    ax = get_ax(ax)
-    for label, values in series.items():
-        values = np.asarray(values, dtype=float)
-        if logy:
-            values = np.where(values > 0, values, np.nan)
-        ax.plot(np.arange(first_layer, first_layer + values.size), values, marker=".", label=label)
-    if logy:
-        ax.set_yscale("log")
-    ax.set(xlabel="layer", ylabel=ylabel)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize="small")
-    return ax

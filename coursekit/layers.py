@@ -13,10 +13,13 @@ rows turn that into ``x W^T``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from typing import Literal, overload
+
 import numpy as np
 
 from ._checks import as_batch, as_float
-from .seeding import make_rng
+from .seeding import make_rng  # kept for notebooks (it lives in seeding); will be removed
 
 __all__ = [
     "Module",
@@ -29,6 +32,9 @@ __all__ = [
     "Max",
     "Sequential",
     "MLP",
+    "Buffers",
+    "mlp_layout",
+    "build_numpy",
     "activation",
     "ACTIVATIONS",
     "sigmoid",
@@ -43,28 +49,28 @@ __all__ = [
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """$\\sigma(z) = 1 / (1 + e^{-z})$, evaluated without overflow for large |z|."""
+    r"""$\sigma(z) = 1 / (1 + e^{-z})$, evaluated without overflow for large |z|."""
     z = as_float(z)
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """$\\log \\mathrm{softmax}(z)_i = z_i - \\log\\sum_j e^{z_j}$, shifted by the max for stability."""
+    r"""$\log \mathrm{softmax}(z)_i = z_i - \log\sum_j e^{z_j}$, shifted by the max for stability."""
     z = as_float(z)
     shifted = z - z.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """$y_i = e^{z_i} / \\sum_j e^{z_j}$ along ``axis``; rows sum to one."""
+    r"""$y_i = e^{z_i} / \sum_j e^{z_j}$ along ``axis``; rows sum to one."""
     z = as_float(z)
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
 def softmax_jacobian(y: np.ndarray) -> np.ndarray:
-    """Jacobian of softmax from its output: $J_{ij} = \\partial y_i/\\partial z_j = y_i(\\delta_{ij} - y_j)$.
+    r"""Jacobian of softmax from its output: $J_{ij} = \partial y_i/\partial z_j = y_i(\delta_{ij} - y_j)$.
 
     ``y``: ``(N, D)`` softmax outputs -> ``(N, D, D)``; one ``(D, D)`` matrix per sample,
     symmetric, with rows summing to zero (softmax ignores a shift of z).
@@ -76,36 +82,174 @@ def softmax_jacobian(y: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- base class
 
 
-class Module:
-    """Base class: ``params``/``grads`` dicts, train/eval mode, ``__call__ = forward``."""
+class Buffers(Mapping[str, np.ndarray]):
+    """What ``module.buffers`` is: call it for the list of every buffer, as torch's
+    ``module.buffers()``; subscript it for one of the module's own buffers by name.
 
-    def __init__(self):
+    Subscripting (``bn.buffers["running_mean"]``) is kept for notebooks written when
+    ``buffers`` was a dict, and will be removed: use ``bn.running_mean`` or
+    ``dict(bn.named_buffers())``.
+    """
+
+    def __init__(self, module: Module):
+        self._module = module
+
+    def __call__(self) -> list[np.ndarray]:
+        return [v for _, v in self._module.named_buffers()]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._module._buffers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._module._buffers)
+
+    def __len__(self) -> int:
+        return len(self._module._buffers)
+
+    def __repr__(self) -> str:
+        return f"Buffers({list(self._module._buffers)})"
+
+
+class Module:
+    r"""Base class of every layer and container: one API at every level, as ``torch.nn.Module``.
+
+    A module holds ``params`` and ``grads`` (dicts of arrays with the same keys),
+    ``_buffers`` (state that is not trained, such as batch norm's running statistics)
+    and ``training``; a container lists its sub-modules in :meth:`named_children`.
+    Everything else is written once here and works on a leaf and on a network alike:
+
+    - :meth:`named_parameters` / :meth:`parameters`, :meth:`named_gradients` /
+      :meth:`gradients` (same order: the module's own entries, then each child's under
+      ``"<child>."``, so ``"0.weight"``, ``"2.bias"`` as in PyTorch), :meth:`named_buffers`
+      / :meth:`buffers`;
+    - :meth:`train` / :meth:`eval` (recursive), :meth:`zero_grad`;
+    - :meth:`state_dict` / :meth:`load_state_dict` (parameters and buffers, torch's keys).
+
+    Subclasses implement ``forward(x)`` and ``backward(grad_out, input_grad=True)``:
+    backward fills ``grads`` and returns $\partial L/\partial x$, or ``None`` when
+    ``input_grad=False`` (a training step needs only the parameter gradients).
+    """
+
+    def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self._buffers: dict[str, np.ndarray] = {}
         self.training = True
 
     def forward(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    @overload
+    def backward(self, grad_out: np.ndarray, input_grad: Literal[True] = ...) -> np.ndarray: ...
+
+    @overload
+    def backward(self, grad_out: np.ndarray, input_grad: bool) -> np.ndarray | None: ...
+
+    def backward(
+        self, grad_out: np.ndarray, input_grad: bool = True
+    ) -> np.ndarray | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __call__(self, x):
         return self.forward(x)
 
+    # ------------------------------------------------------------------ structure
+
+    def named_children(self) -> list[tuple[str, Module]]:
+        """The direct sub-modules with their names; a leaf has none."""
+        return []
+
+    def named_modules(self, prefix: str = "") -> list[tuple[str, Module]]:
+        """This module (name ``prefix``) and every descendant, depth first."""
+        out: list[tuple[str, Module]] = [(prefix, self)]
+        for name, child in self.named_children():
+            out += child.named_modules(f"{prefix}{name}.")
+        return out
+
+    def _named(self, own) -> list[tuple[str, np.ndarray]]:
+        return [
+            (f"{prefix}{key}", value)
+            for prefix, module in self.named_modules()
+            for key, value in own(module)
+        ]
+
+    # ------------------------------------------------------------------ arrays
+
+    def named_parameters(self) -> list[tuple[str, np.ndarray]]:
+        """``(name, array)`` of every parameter; the arrays themselves (an optimiser updates them)."""
+        return self._named(lambda m: m.params.items())
+
+    def parameters(self) -> list[np.ndarray]:
+        return [v for _, v in self.named_parameters()]
+
+    def named_gradients(self) -> list[tuple[str, np.ndarray]]:
+        """``(name, gradient)`` in the order of :meth:`named_parameters`."""
+        return self._named(lambda m: [(k, m.grads[k]) for k in m.params])
+
+    def gradients(self) -> list[np.ndarray]:
+        """The gradients of the last backward, one per parameter, in the order of :meth:`parameters`."""
+        return [g for _, g in self.named_gradients()]
+
+    def named_buffers(self) -> list[tuple[str, np.ndarray]]:
+        """``(name, array)`` of every buffer (state that is saved but not trained)."""
+        return self._named(lambda m: m._buffers.items())
+
+    @property
+    def buffers(self) -> Buffers:
+        """``module.buffers()`` lists every buffer (see :class:`Buffers`)."""
+        return Buffers(self)
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for p in self.parameters()))
+
+    # ------------------------------------------------------------------ modes
+
     def train(self, mode: bool = True) -> Module:
-        self.training = bool(mode)
+        """Set training mode (``mode=False``: evaluation mode) here and in every sub-module."""
+        for _, module in self.named_modules():
+            module.training = bool(mode)
         return self
 
     def eval(self) -> Module:
         return self.train(False)
 
     def zero_grad(self) -> None:
-        for k, g in self.grads.items():
-            self.grads[k] = np.zeros_like(g)
+        """Set every gradient to zero. A backward overwrites the gradients (they are not
+        accumulated as in PyTorch), so training never needs this; it is here for the API."""
+        for _, module in self.named_modules():
+            for k, g in module.grads.items():
+                module.grads[k] = np.zeros_like(g)
 
-    def _need_forward(self, attr: str):
-        value = getattr(self, attr, None)
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed like PyTorch's ``state_dict``."""
+        out: dict[str, np.ndarray] = {}
+        for prefix, module in self.named_modules():
+            for k, v in [*module.params.items(), *module._buffers.items()]:
+                out[f"{prefix}{k}"] = np.array(v, copy=True)
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy values into the existing parameters and buffers, in place (so optimisers
+        holding the arrays see it). The keys must be exactly those of :meth:`state_dict`."""
+        own = dict(self.named_parameters() + self.named_buffers())
+        missing = sorted(set(own) - set(state))
+        extra = sorted(set(state) - set(own))
+        if missing or extra:
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {extra}")
+        for key, dst in own.items():
+            src = np.asarray(state[key])
+            if src.shape != dst.shape:
+                raise ValueError(
+                    f"load_state_dict: {key} expected shape {dst.shape}, got {src.shape}"
+                )
+            dst[...] = src
+
+    # ------------------------------------------------------------------ helpers
+
+    def _need_forward(self, value):
+        """``value`` (something forward keeps for backward), or an error if forward never ran."""
         if value is None:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward")
         return value
@@ -119,7 +263,7 @@ class Module:
             )
         return grad_out
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
@@ -127,12 +271,12 @@ class Module:
 
 
 class Linear(Module):
-    """Affine map $y = x W^T + b$ (``torch.nn.Linear``).
+    r"""Affine map $y = x W^T + b$ (``torch.nn.Linear``).
 
     Shapes: x ``(N, in_features)``, W ``(out_features, in_features)``, b ``(out_features,)``.
-    Backward: $\\partial L/\\partial W = g^T x$, $\\partial L/\\partial b = \\sum_n g_n$,
-    $\\partial L/\\partial x = g W$ with ``g = dL/dy`` of shape ``(N, out_features)``.
-    Initialised like PyTorch: both W and b uniform in $\\pm 1/\\sqrt{\\text{in\\_features}}$.
+    Backward: $\partial L/\partial W = g^T x$, $\partial L/\partial b = \sum_n g_n$,
+    $\partial L/\partial x = g W$ with ``g = dL/dy`` of shape ``(N, out_features)``.
+    Initialised like PyTorch: both W and b uniform in $\pm 1/\sqrt{\text{in\_features}}$.
     """
 
     def __init__(
@@ -167,7 +311,7 @@ class Linear(Module):
 
     def backward(self, grad_out, input_grad: bool = True):
         """Fill ``grads``; return dL/dx, or ``None`` when ``input_grad=False`` (saves a matmul)."""
-        x = self._need_forward("_x")
+        x = self._need_forward(self._x)
         g = self._check_grad(grad_out, (x.shape[0], self.out_features))
         self.grads["weight"] = g.T @ x
         if "bias" in self.params:
@@ -181,20 +325,29 @@ class Linear(Module):
 class _Elementwise(Module):
     """An activation applied to each entry: the Jacobian is diagonal, so backward is ``g * f'(z)``."""
 
+    _x: np.ndarray | None = None
+    _y: np.ndarray | None = None
+
+    def _f(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _df(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def forward(self, x):
         x = as_batch(x, f"{type(self).__name__} input")
         self._x = x
         self._y = self._f(x)
         return self._y
 
-    def backward(self, grad_out):
-        y = self._need_forward("_y")
+    def backward(self, grad_out, input_grad: bool = True):
+        y = self._need_forward(self._y)
         g = self._check_grad(grad_out, y.shape)
-        return g * self._df(self._x, y)
+        return g * self._df(self._need_forward(self._x), y) if input_grad else None
 
 
 class Sigmoid(_Elementwise):
-    """$y = \\sigma(z)$, $dy/dz = y(1-y)$."""
+    r"""$y = \sigma(z)$, $dy/dz = y(1-y)$."""
 
     def _f(self, x):
         return sigmoid(x)
@@ -204,7 +357,7 @@ class Sigmoid(_Elementwise):
 
 
 class Tanh(_Elementwise):
-    """$y = \\tanh(z)$, $dy/dz = 1 - y^2$."""
+    r"""$y = \tanh(z)$, $dy/dz = 1 - y^2$."""
 
     def _f(self, x):
         return np.tanh(x)
@@ -214,7 +367,7 @@ class Tanh(_Elementwise):
 
 
 class ReLU(_Elementwise):
-    """$y = \\max(0, z)$; derivative 1 for z > 0 and 0 for z <= 0 (the subgradient 0 at 0, as PyTorch)."""
+    r"""$y = \max(0, z)$; derivative 1 for z > 0 and 0 for z <= 0 (the subgradient 0 at 0, as PyTorch)."""
 
     def _f(self, x):
         return np.maximum(x, 0)
@@ -234,13 +387,15 @@ class Identity(_Elementwise):
 
 
 class Softmax(Module):
-    """Softmax over the last axis, a true vector activation: each y_i depends on every z_j.
+    r"""Softmax over the last axis, a true vector activation: each y_i depends on every z_j.
 
-    Backward multiplies by the full Jacobian, $\\nabla_z L = \\nabla_y L \\, J$ with
-    $J_{ij} = y_i(\\delta_{ij} - y_j)$ (see :func:`softmax_jacobian` and :meth:`jacobian`).
+    Backward multiplies by the full Jacobian, $\nabla_z L = \nabla_y L \, J$ with
+    $J_{ij} = y_i(\delta_{ij} - y_j)$ (see :func:`softmax_jacobian` and :meth:`jacobian`).
     That costs O(N D^2); for a classifier's output (D = 10) it is cheap, and the fused
     :class:`coursekit.losses.CrossEntropyLoss` skips it altogether.
     """
+
+    _y: np.ndarray | None = None
 
     def forward(self, x):
         x = as_batch(x, "Softmax input")
@@ -249,13 +404,13 @@ class Softmax(Module):
 
     def jacobian(self, x=None) -> np.ndarray:
         """``(N, D, D)`` Jacobians at ``x`` (default: at the last forward input)."""
-        y = self._need_forward("_y") if x is None else softmax(as_batch(x, "Softmax input"))
+        y = self._need_forward(self._y) if x is None else softmax(as_batch(x, "Softmax input"))
         return softmax_jacobian(y)
 
-    def backward(self, grad_out):
-        y = self._need_forward("_y")
+    def backward(self, grad_out, input_grad: bool = True):
+        y = self._need_forward(self._y)
         g = self._check_grad(grad_out, y.shape)
-        return np.einsum("ni,nij->nj", g, softmax_jacobian(y))
+        return np.einsum("ni,nij->nj", g, softmax_jacobian(y)) if input_grad else None
 
 
 class Max(Module):
@@ -264,6 +419,8 @@ class Max(Module):
     ``(N, G * group_size) -> (N, G)``. The subgradient is one-hot: each group passes its
     gradient to its argmax (the first one on a tie) and zero to the others.
     """
+
+    _arg: np.ndarray | None = None
 
     def __init__(self, group_size: int):
         super().__init__()
@@ -283,10 +440,12 @@ class Max(Module):
         self._shape = x.shape
         return np.take_along_axis(groups, self._arg[..., None], axis=2)[..., 0]
 
-    def backward(self, grad_out):
-        arg = self._need_forward("_arg")
+    def backward(self, grad_out, input_grad: bool = True):
+        arg = self._need_forward(self._arg)
         n, d = self._shape
         g = self._check_grad(grad_out, arg.shape)
+        if not input_grad:
+            return None
         grad = np.zeros((n, d // self.group_size, self.group_size), dtype=g.dtype)
         np.put_along_axis(grad, arg[..., None], g[..., None], axis=2)
         return grad.reshape(n, d)
@@ -295,7 +454,7 @@ class Max(Module):
         return f"Max(group_size={self.group_size})"
 
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[], Module]] = {
     "sigmoid": Sigmoid,
     "tanh": Tanh,
     "relu": ReLU,
@@ -305,14 +464,17 @@ ACTIVATIONS = {
 
 
 def activation(name: str) -> Module:
-    """A new activation layer by name: one of ``ACTIVATIONS``."""
+    """A new activation layer by name: one of ``ACTIVATIONS`` (any case)."""
+    return ACTIVATIONS[_activation_name(name)]()
+
+
+def _activation_name(name, caller: str = "activation") -> str:
     key = str(name).lower()
     if key not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}: expected one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[key]()
-
-
-_new_activation = activation  # MLP's argument named ``activation`` shadows the function
+        raise ValueError(
+            f"{caller}: unknown activation {name!r}: expected one of {sorted(ACTIVATIONS)}"
+        )
+    return key
 
 
 # ----------------------------------------------------------------------------- containers
@@ -321,10 +483,10 @@ _new_activation = activation  # MLP's argument named ``activation`` shadows the 
 class Sequential(Module):
     """Layers applied in order; backward runs them in reverse.
 
-    ``parameters()`` and ``gradients()`` list arrays in the same order (layer by layer,
-    weight before bias), so an optimiser can zip them. ``named_parameters()`` uses
-    PyTorch's names (``"0.weight"``, ``"2.bias"``) so a state can be copied to
-    ``torch.nn.Sequential`` and back.
+    Layer ``i`` is the child named ``"i"``, so ``parameters()`` and ``gradients()`` list
+    arrays layer by layer, weight before bias (an optimiser can zip them), and
+    ``named_parameters()`` uses PyTorch's names (``"0.weight"``, ``"2.bias"``): a state
+    copies to ``torch.nn.Sequential`` and back.
     """
 
     def __init__(self, *layers: Module):
@@ -336,79 +498,28 @@ class Sequential(Module):
                 )
         self.layers = list(layers)
 
+    def named_children(self) -> list[tuple[str, Module]]:
+        return [(str(i), layer) for i, layer in enumerate(self.layers)]
+
     def forward(self, x):
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
     def backward(self, grad_out, input_grad: bool = True):
-        """Backward through every layer; ``input_grad=False`` skips dL/dx of a first Linear
-        layer (a training step needs only the parameter gradients) and returns ``None``."""
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
-            if i == 0 and not input_grad and isinstance(layer, Linear):
-                return layer.backward(grad_out, input_grad=False)
+        """Backward through every layer, last to first; returns dL/dx of the first layer.
+
+        ``input_grad=False`` tells the first layer that dL/dx is not needed (a training
+        step needs only the parameter gradients): whatever that layer is, the parameter
+        gradients are the same and the result is ``None``.
+        """
+        for layer in self.layers[:0:-1]:
             grad_out = layer.backward(grad_out)
-        return grad_out
-
-    def train(self, mode: bool = True):
-        self.training = bool(mode)
-        for layer in self.layers:
-            layer.train(mode)
-        return self
-
-    def zero_grad(self):
-        for layer in self.layers:
-            layer.zero_grad()
-
-    def named_parameters(self) -> list[tuple[str, np.ndarray]]:
-        return [
-            (f"{i}.{k}", v) for i, layer in enumerate(self.layers) for k, v in layer.params.items()
-        ]
-
-    def parameters(self) -> list[np.ndarray]:
-        return [v for _, v in self.named_parameters()]
-
-    def gradients(self) -> list[np.ndarray]:
-        return [layer.grads[k] for layer in self.layers for k in layer.params]
-
-    def named_gradients(self) -> list[tuple[str, np.ndarray]]:
-        return [
-            (f"{i}.{k}", layer.grads[k])
-            for i, layer in enumerate(self.layers)
-            for k in layer.params
-        ]
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter and buffer, keyed like PyTorch's ``state_dict``."""
-        out = {}
-        for i, layer in enumerate(self.layers):
-            for k, v in layer.params.items():
-                out[f"{i}.{k}"] = v.copy()
-            for k, v in getattr(layer, "buffers", {}).items():
-                out[f"{i}.{k}"] = np.array(v, copy=True)
-        return out
-
-    def load_state_dict(self, state: dict) -> None:
-        """Copy values into the existing arrays (in place, so optimisers holding them see it)."""
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        extra = sorted(set(state) - set(own))
-        if missing or extra:
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {extra}")
-        for i, layer in enumerate(self.layers):
-            for k in layer.params:
-                src = np.asarray(state[f"{i}.{k}"])
-                if src.shape != layer.params[k].shape:
-                    raise ValueError(
-                        f"load_state_dict: {i}.{k} expected shape {layer.params[k].shape}, got {src.shape}"
-                    )
-                layer.params[k][...] = src
-            for k in getattr(layer, "buffers", {}):
-                layer.buffers[k] = np.array(state[f"{i}.{k}"], copy=True)
-
-    def num_parameters(self) -> int:
-        return int(sum(p.size for p in self.parameters()))
+        if not self.layers:
+            return grad_out if input_grad else None
+        if input_grad:
+            return self.layers[0].backward(grad_out)
+        return self.layers[0].backward(grad_out, input_grad=False)
 
     def __getitem__(self, i):
         return self.layers[i]
@@ -421,6 +532,61 @@ class Sequential(Module):
         return f"{type(self).__name__}(\n{inner}\n)"
 
 
+# ----------------------------------------------------------------------------- MLP layout
+
+LayerSpec = tuple  # ("linear", in, out) | ("batchnorm", features) | ("activation", name)
+
+
+def mlp_layout(
+    sizes,
+    activation: str = "relu",
+    output: str | None = None,
+    batchnorm: bool = False,
+    caller: str = "mlp",
+) -> list[LayerSpec]:
+    """The layers of a multilayer perceptron, as specifications any backend can build.
+
+    ``sizes = [d_0, d_1, ..., d_L]``: for each hidden layer ``Linear(d_{i-1}, d_i)``, then
+    ``BatchNorm1d(d_i)`` when ``batchnorm``, then the activation; then a last
+    ``Linear(d_{L-1}, d_L)`` and the ``output`` activation when one is named (``None``:
+    raw scores, what the fused losses expect). Layer indices, and so ``state_dict`` keys,
+    match the same ``torch.nn.Sequential``. :func:`coursekit.models.mlp` builds it.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"{caller}: expected at least two positive layer sizes, got {sizes}")
+    act = _activation_name(activation, caller)
+    out = None if output is None else _activation_name(output, caller)
+    spec: list[LayerSpec] = []
+    for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):
+        spec.append(("linear", a, b))
+        if batchnorm:
+            spec.append(("batchnorm", b))
+        spec.append(("activation", act))
+    spec.append(("linear", sizes[-2], sizes[-1]))
+    if out is not None:
+        spec.append(("activation", out))
+    return spec
+
+
+def build_numpy(spec: list[LayerSpec], rng=None, dtype=np.float64, batchnorm=None) -> list[Module]:
+    """coursekit layers for a :func:`mlp_layout`; the Linear layers draw their weights
+    from one generator, in order. ``batchnorm`` is the class for ``"batchnorm"`` entries
+    (:class:`coursekit.batchnorm.BatchNorm1d`, passed in because that module builds on this one)."""
+    rng = make_rng(rng)
+    layers: list[Module] = []
+    for kind, *args in spec:
+        if kind == "linear":
+            layers.append(Linear(args[0], args[1], rng=rng, dtype=dtype))
+        elif kind == "batchnorm":
+            if batchnorm is None:
+                raise ValueError("build_numpy: the layout has batch norm but no batchnorm class")
+            layers.append(batchnorm(args[0], dtype=dtype))
+        else:
+            layers.append(activation(args[0]))
+    return layers
+
+
 class MLP(Sequential):
     """A multilayer perceptron: Linear layers of ``sizes`` with ``activation`` between them.
 
@@ -428,21 +594,15 @@ class MLP(Sequential):
     ``Linear(64, 32), ReLU(), Linear(32, 10)``; ``output`` names an activation for the last
     layer (``"sigmoid"``, ``"softmax"``...) or ``None`` for raw scores, the input that the
     fused losses (``BCEWithLogitsLoss``, ``CrossEntropyLoss``) expect.
+
+    Kept for notebooks: the same network as ``coursekit.models.mlp(sizes, activation,
+    output=output, rng=rng)``, the one builder (which also adds batch norm or builds the
+    torch twin); this class adds only ``sizes``.
     """
 
     def __init__(
         self, sizes, activation: str = "relu", output: str | None = None, rng=None, dtype=np.float64
     ):
-        sizes = [int(s) for s in sizes]
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"MLP: expected at least two positive layer sizes, got {sizes}")
-        rng = make_rng(rng)
-        layers: list[Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-            layers.append(Linear(a, b, rng=rng, dtype=dtype))
-            if i < len(sizes) - 2:
-                layers.append(_new_activation(activation))
-        if output is not None:
-            layers.append(_new_activation(output))
-        super().__init__(*layers)
-        self.sizes = sizes
+        spec = mlp_layout(sizes, activation, output, caller="MLP")
+        super().__init__(*build_numpy(spec, rng, dtype))
+        self.sizes = [int(s) for s in sizes]

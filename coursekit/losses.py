@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import all_finite, as_batch, as_float, same_shape
+from ._checks import as_batch, as_float, check_finite, same_shape
 from .layers import log_softmax, sigmoid, softmax
 
 __all__ = [
@@ -44,7 +44,7 @@ def one_hot(labels, num_classes: int) -> np.ndarray:
 class Loss:
     """Base: ``__call__ = forward``; ``reduction`` is checked at construction."""
 
-    reductions = ("mean", "sum")
+    reductions: tuple[str, ...] = ("mean", "sum")
 
     def __init__(self, reduction: str = "mean"):
         if reduction not in self.reductions:
@@ -56,6 +56,12 @@ class Loss:
 
     def __call__(self, input, target) -> float:
         return self.forward(input, target)
+
+    def forward(self, input, target) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _reduce(self, per_element: np.ndarray, count: int) -> float:
         total = float(per_element.sum())
@@ -80,15 +86,14 @@ def _pair(input, target, name):
     y = as_batch(y, f"{name} input", ndim=y.ndim) if y.ndim else y
     d = np.asarray(target, dtype=y.dtype)
     same_shape(y, d, f"{name} input", f"{name} target")
-    if not all_finite(d):
-        raise ValueError(f"{name} target: expected finite values, got NaN/inf")
+    check_finite(d, f"{name} target")
     return y, d
 
 
 class MSELoss(Loss):
-    """Mean squared error, $\\frac{1}{n}\\sum (y - d)^2$ over all n entries (``torch.nn.MSELoss``).
+    r"""Mean squared error, $\frac{1}{n}\sum (y - d)^2$ over all n entries (``torch.nn.MSELoss``).
 
-    Gradient $2(y - d)/n$. The lecture's L2 divergence is $\\frac12\\|y-d\\|^2$ per sample,
+    Gradient $2(y - d)/n$. The lecture's L2 divergence is $\frac12\|y-d\|^2$ per sample,
     whose gradient is just $y - d$: it equals ``MSELoss(reduction="sum")`` / 2.
     """
 
@@ -105,7 +110,7 @@ class MSELoss(Loss):
 
 
 class BCELoss(Loss):
-    """Binary cross-entropy on probabilities, $-[d\\log y + (1-d)\\log(1-y)]$ (``torch.nn.BCELoss``).
+    r"""Binary cross-entropy on probabilities, $-[d\log y + (1-d)\log(1-y)]$ (``torch.nn.BCELoss``).
 
     Like PyTorch, each log is clamped at -100 so y = 0 or 1 gives a finite loss, and the
     gradient $(y - d) / (y(1-y))$ has its denominator floored at 1e-12. Inputs must lie in
@@ -134,10 +139,10 @@ class BCELoss(Loss):
 
 
 class BCEWithLogitsLoss(Loss):
-    """Sigmoid plus binary cross-entropy in one stable step (``torch.nn.BCEWithLogitsLoss``).
+    r"""Sigmoid plus binary cross-entropy in one stable step (``torch.nn.BCEWithLogitsLoss``).
 
-    With $z$ the score: $\\ell = \\max(z, 0) - z d + \\log(1 + e^{-|z|})$, gradient
-    $\\sigma(z) - d$: the sigmoid's derivative cancels the log's.
+    With $z$ the score: $\ell = \max(z, 0) - z d + \log(1 + e^{-|z|})$, gradient
+    $\sigma(z) - d$: the sigmoid's derivative cancels the log's.
     """
 
     def forward(self, input, target):
@@ -151,12 +156,12 @@ class BCEWithLogitsLoss(Loss):
 
 
 class CrossEntropyLoss(Loss):
-    """Softmax plus cross-entropy, fused (``torch.nn.CrossEntropyLoss``).
+    r"""Softmax plus cross-entropy, fused (``torch.nn.CrossEntropyLoss``).
 
     ``input``: scores (logits) ``(N, C)``. ``target``: class indices ``(N,)`` or
     probabilities ``(N, C)`` (one-hot rows are the lecture's d). Per sample
-    $\\ell = -\\sum_i d_i \\log \\mathrm{softmax}(z)_i$, and the gradient is $y - d$ with
-    $y = \\mathrm{softmax}(z)$: the softmax Jacobian times $-d/y$ collapses to that.
+    $\ell = -\sum_i d_i \log \mathrm{softmax}(z)_i$, and the gradient is $y - d$ with
+    $y = \mathrm{softmax}(z)$: the softmax Jacobian times $-d/y$ collapses to that.
     """
 
     def forward(self, input, target):
@@ -190,9 +195,9 @@ class CrossEntropyLoss(Loss):
 
 
 class KLDivLoss(Loss):
-    """KL divergence $\\sum_i d_i (\\log d_i - \\log y_i)$ (``torch.nn.KLDivLoss``).
+    r"""KL divergence $\sum_i d_i (\log d_i - \log y_i)$ (``torch.nn.KLDivLoss``).
 
-    As in PyTorch, ``input`` holds log-probabilities $\\log y$ and ``target`` probabilities
+    As in PyTorch, ``input`` holds log-probabilities $\log y$ and ``target`` probabilities
     d (terms with d_i = 0 contribute 0). ``reduction``: ``"mean"`` averages over every
     entry (PyTorch's default, not the KL divergence per sample), ``"batchmean"`` divides
     the sum by N and is the true mean KL, ``"sum"``. Gradient w.r.t. the input: $-d$,
@@ -222,7 +227,7 @@ class KLDivLoss(Loss):
 
 
 class HingeLoss(Loss):
-    """The soft-margin SVM's hinge loss, $\\max(0, 1 - d\\,s)$ with labels d in {-1, +1}.
+    r"""The soft-margin SVM's hinge loss, $\max(0, 1 - d\,s)$ with labels d in {-1, +1}.
 
     ``input``: scores s of shape ``(N,)`` or ``(N, 1)``; ``target``: labels of the same shape.
     Subgradient $-d$ where the margin $d s < 1$, else 0 (0 at exactly $d s = 1$).

@@ -1,27 +1,37 @@
-"""Mini-batch training for coursekit's numpy networks.
+r"""Mini-batch training for coursekit's numpy networks.
 
 Stochastic gradient descent replaces the mean over all ``m`` samples by a mean over a
-batch ``I_k`` of ``b`` of them:
+batch $I_k$ of ``b`` of them,
 
-.. math:: w_k = w_{k-1} - \\eta_k \\frac{1}{b} \\sum_{i \\in I_k} \\nabla f_i(w_{k-1})
+$$w_k = w_{k-1} - \eta_k \frac{1}{b} \sum_{i \in I_k} \nabla f_i(w_{k-1}),$$
 
 which is an unbiased estimate of the full gradient when ``I_k`` is drawn at random.
 :func:`batches` produces the index sets ``I_k`` for one epoch, :func:`run_epoch` takes
 one optimiser step per batch, :func:`train_minibatch` repeats epochs and logs a
 :class:`~coursekit.training.History`, and :class:`ParameterEMA` keeps the exponential
-moving average of the parameters, ``w'_k = gamma w'_{k-1} + (1 - gamma) w_k``.
+moving average of the parameters, $w'_k = \gamma w'_{k-1} + (1 - \gamma) w_k$.
+The loop keeps the contract of :mod:`coursekit.training` (keyword arguments after the
+data, the same input checks, metric, evaluation and divergence error).
 """
 
 from __future__ import annotations
 
-import inspect
 from contextlib import contextmanager
 
 import numpy as np
 
-from ._checks import as_batch, in_range
-from .layers import make_rng
-from .training import DivergenceError, History, accuracy, forward_loss, progress
+from ._checks import in_range, rng_or_seed
+from .history import History, progress
+from .optim.base import Optimizer
+from .optim.schedules import Schedule
+from .seeding import make_rng
+from .training import (
+    check_data,
+    default_metric,
+    evaluate_all,
+    gradient_step,
+    resolve_metric,
+)
 
 __all__ = ["RULES", "batches", "num_batches", "ParameterEMA", "run_epoch", "train_minibatch"]
 
@@ -44,7 +54,15 @@ def _check_batching(n, batch_size, rule):
         raise ValueError(f"batches: expected rule in {RULES}, got {rule!r}")
 
 
-def batches(n: int, batch_size: int, rule: str = "shuffle", drop_last: bool = False, rng=None):
+def batches(
+    n: int,
+    batch_size: int,
+    rule: str = "shuffle",
+    drop_last: bool = False,
+    rng=None,
+    *,
+    seed=None,
+):
     """Yield the index arrays of one epoch over ``n`` samples, ``batch_size`` at a time.
 
     ``rule``:
@@ -58,11 +76,13 @@ def batches(n: int, batch_size: int, rule: str = "shuffle", drop_last: bool = Fa
 
     An epoch holds ``n`` indices: ``n // b`` full batches and one of ``n % b`` unless
     ``drop_last``. Pass the same ``numpy.random.Generator`` to successive calls to get a
-    new order each epoch; a seed (an int) gives the same order every time.
+    new order each epoch; a seed (an int) gives the same order every time, and ``None``
+    the course seed (:mod:`coursekit.seeding`). ``seed=`` is the old name of ``rng``,
+    kept for notebooks.
     """
     _check_batching(n, batch_size, rule)
     n, batch_size = int(n), int(batch_size)
-    rng = make_rng(rng)
+    rng = make_rng(rng_or_seed(rng, seed, "batches"))
     if rule == "shuffle":
         order = rng.permutation(n)
     elif rule == "cyclic":
@@ -116,9 +136,20 @@ class ParameterEMA:
                 p[...] = s
 
 
-def _set_lr(optimizer, schedule, iteration: int) -> None:
-    if callable(schedule) and not hasattr(schedule, "step"):
-        optimizer.lr = float(schedule(iteration))
+def _schedule_kind(schedule, name: str) -> str:
+    """``"epoch"`` for a :class:`~coursekit.optim.schedules.Schedule` (stepped after every
+    epoch with the monitored loss), ``"iteration"`` for a function ``iteration -> lr``
+    (applied before every step), ``"none"``."""
+    if schedule is None:
+        return "none"
+    if isinstance(schedule, Schedule):
+        return "epoch"
+    if callable(schedule):
+        return "iteration"
+    raise TypeError(
+        f"{name}: expected schedule to be a coursekit Schedule or a function iteration -> lr, "
+        f"got {type(schedule).__name__}"
+    )
 
 
 def run_epoch(
@@ -126,42 +157,39 @@ def run_epoch(
     loss,
     X,
     y,
-    optimizer,
+    optimizer: Optimizer,
     batch_size: int,
+    *,
     rule: str = "shuffle",
     drop_last: bool = False,
     rng=None,
     schedule=None,
-    ema=None,
+    ema: ParameterEMA | None = None,
     epoch: int = 0,
     iteration: int = 0,
     on_batch=None,
+    seed=None,
 ) -> int:
     """One pass over the data: a forward, backward and optimiser step per batch.
 
-    ``X`` ``(N, D)``, ``y`` ``(N,)`` or ``(N, C)``. ``schedule``, when a plain callable,
-    sets ``optimizer.lr = schedule(iteration)`` before each step; ``ema.update()`` runs
-    after each step; ``on_batch(iteration, batch_loss)`` is called after each step.
-    Returns the iteration count after the epoch. Raises :class:`DivergenceError` naming
-    the epoch and iteration when a batch loss or gradient is NaN/inf (numpy's overflow
-    warnings are silenced inside the step because this check reports them).
+    ``X`` ``(N, D)``, ``y`` ``(N,)`` or ``(N, C)`` (checked by the caller, e.g.
+    :func:`train_minibatch`). ``rng``: the generator of :func:`batches` (``None``: the
+    course seed; ``seed=`` is its old name, kept for notebooks). ``schedule``, when a
+    function ``iteration -> lr``, sets ``optimizer.lr = schedule(iteration)`` before each
+    step (a :class:`~coursekit.optim.schedules.Schedule` is stepped per epoch by
+    :func:`train_minibatch`, not here); ``ema.update()`` runs after each step;
+    ``on_batch(iteration, batch_loss)`` is called after each step. Returns the iteration
+    count after the epoch. Raises :class:`~coursekit.errors.DivergenceError` naming the
+    epoch and iteration when a batch loss or gradient is NaN/inf.
     """
-    rng = make_rng(rng)
+    per_iteration = _schedule_kind(schedule, "run_epoch") == "iteration"
+    rng = make_rng(rng_or_seed(rng, seed, "run_epoch"))
     for idx in batches(len(X), batch_size, rule, drop_last, rng):
-        _set_lr(optimizer, schedule, iteration)
-        with np.errstate(over="ignore", invalid="ignore"):
-            _, value = forward_loss(model, loss, X[idx], y[idx])
-            ok = np.isfinite(value)
-            if ok:
-                model.backward(loss.backward())
-                grads = model.gradients()
-                ok = all(np.all(np.isfinite(g)) for g in grads)
-        if not ok:
-            raise DivergenceError(
-                f"the batch loss or a gradient became non-finite (NaN or inf) in epoch {epoch}, "
-                f"iteration {iteration} (lr={optimizer.lr:g}): training diverged; lower the learning rate"
-            )
-        optimizer.step(grads)
+        if per_iteration:
+            optimizer.lr = float(schedule(iteration))
+        where = f"in epoch {epoch}, iteration {iteration} (lr={optimizer.lr:g})"
+        _, value = gradient_step(model, loss, X[idx], y[idx], where, what="the batch loss")
+        optimizer.step(model.gradients())
         if ema is not None:
             ema.update()
         if on_batch is not None:
@@ -170,44 +198,13 @@ def run_epoch(
     return iteration
 
 
-def _evaluate(model, loss, X, y, metric, prefix: str) -> dict:
-    model.eval()
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = model.forward(X)
-        record = {f"{prefix}_loss": loss.forward(out, y)}
-    if metric is not None:
-        record[f"{prefix}_acc"] = metric(out, y)
-    model.train()
-    return record
-
-
-def _log_epoch(hist, model, loss, data, metric, ema, step, iteration, lr):
-    record = {"step": step, "iteration": iteration, "lr": lr}
-    for prefix, (Xs, ys) in data.items():
-        record.update(_evaluate(model, loss, Xs, ys, metric, prefix))
-        if ema is not None:
-            with ema.swap():
-                record.update(_evaluate(model, loss, Xs, ys, metric, f"ema_{prefix}"))
-    hist.log(**record)
-
-
-def _step_schedule(schedule, record: dict) -> None:
-    """Epoch-level schedules (objects with ``step``) are stepped once per epoch, torch-style;
-    one whose ``step`` takes an argument (``ReduceOnPlateau``) gets the monitored loss."""
-    if schedule is None or not hasattr(schedule, "step"):
-        return
-    if inspect.signature(schedule.step).parameters:
-        schedule.step(record.get("val_loss", record["train_loss"]))
-    else:
-        schedule.step()
-
-
 def train_minibatch(
     model,
     loss,
     X,
     y,
-    optimizer,
+    optimizer: Optimizer,
+    *,
     epochs: int = 10,
     batch_size: int = 32,
     schedule=None,
@@ -216,8 +213,8 @@ def train_minibatch(
     X_val=None,
     y_val=None,
     ema: float | None = None,
-    rng=0,
-    metric=accuracy,
+    rng=None,
+    metric="accuracy",
     log_batches: bool = False,
     show_progress: bool | None = None,
 ) -> History:
@@ -226,31 +223,32 @@ def train_minibatch(
     One record per epoch, plus one before training: ``step`` = epochs completed
     (0, 1, ..., ``epochs``), ``iteration`` = optimiser steps so far, ``lr``, and
     ``train_loss``/``train_acc`` on the *whole* training set with the weights at the end
-    of the epoch (``val_loss``/``val_acc`` when ``X_val`` is given). With
-    ``ema=gamma`` a :class:`ParameterEMA` is kept and ``ema_train_loss``, ``ema_train_acc``
-    (and ``ema_val_*``) are logged too. ``log_batches=True`` adds one record per
-    iteration with ``batch_loss`` and ``step`` = iteration / batches per epoch.
+    of the epoch, in evaluation mode (``val_loss``/``val_acc`` when ``X_val`` is given).
+    With ``ema=gamma`` a :class:`ParameterEMA` is kept and ``ema_train_loss``,
+    ``ema_train_acc`` (and ``ema_val_*``) are logged too. ``log_batches=True`` adds one
+    record per iteration with ``batch_loss`` and ``step`` = iteration / batches per epoch.
+    ``metric="accuracy"`` picks the decision rule from the loss
+    (:func:`coursekit.training.default_metric`), as every loop does.
 
-    ``schedule``: a callable ``iteration -> lr`` applied before every step, or an object
-    with ``step()`` (as :mod:`coursekit.optim.schedules`), stepped after every epoch with
-    the validation loss (training loss without validation data) when it takes one.
-    Batches follow :func:`batches` with a generator seeded by ``rng``, so two runs with
-    the same seed see the same batches (:func:`coursekit.torch_utils.train_torch` too).
-    Raises :class:`DivergenceError` naming the epoch and iteration on a NaN/inf loss.
+    ``schedule``: a function ``iteration -> lr`` applied before every step, or a
+    :class:`~coursekit.optim.schedules.Schedule`, stepped after every epoch as
+    ``schedule.step(metric)`` with the validation loss (the training loss without
+    validation data); schedules that do not monitor a metric ignore it.
+    Batches follow :func:`batches` with one generator from ``rng`` (``None``: the course
+    seed), so two runs with the same ``rng`` see the same batches
+    (:func:`coursekit.torch_utils.train_torch` too). Raises
+    :class:`~coursekit.errors.DivergenceError` naming the epoch and iteration on a
+    NaN/inf loss or gradient.
     """
-    X = as_batch(X, "train_minibatch X")
-    y = np.asarray(y)
-    if len(y) != len(X):
-        raise ValueError(f"train_minibatch: X has {len(X)} samples but y has {len(y)}")
+    X, y, X_val, y_val = check_data(X, y, X_val, y_val, name="train_minibatch")
     if int(epochs) < 1:
         raise ValueError(f"train_minibatch: expected epochs >= 1, got {epochs}")
     _check_batching(len(X), batch_size, rule)
+    kind = _schedule_kind(schedule, "train_minibatch")
+    metric = resolve_metric(metric, lambda: default_metric(loss, y), "train_minibatch")
     data = {"train": (X, y)}
     if X_val is not None:
-        data["val"] = (
-            as_batch(X_val, "train_minibatch X_val", features=X.shape[1]),
-            np.asarray(y_val),
-        )
+        data["val"] = (X_val, y_val)
     averager = None if ema is None else ParameterEMA(model.parameters(), ema)
     rng, hist = make_rng(rng), History()
     per_epoch = num_batches(len(X), batch_size, drop_last)
@@ -260,7 +258,19 @@ def train_minibatch(
         def on_batch(k, value):
             hist.log(step=(k + 1) / per_epoch, iteration=k + 1, batch_loss=value)
 
-    _log_epoch(hist, model, loss, data, metric, averager, 0, 0, optimizer.lr)
+    def log(epoch: int, iteration: int) -> dict:
+        where = f"after epoch {epoch}, iteration {iteration}"
+        record = {"step": epoch, "iteration": iteration, "lr": optimizer.lr}
+        for prefix, pair in data.items():
+            record.update(evaluate_all(model, loss, {prefix: pair}, metric, where))
+            if averager is not None:
+                with averager.swap():
+                    record.update(evaluate_all(model, loss, {f"ema_{prefix}": pair}, metric, where))
+        hist.log(**record)
+        return record
+
+    model.train()
+    log(0, 0)
     show = epochs * per_epoch > 5000 if show_progress is None else show_progress
     iteration = 0
     for epoch in progress(range(1, epochs + 1), total=epochs, desc="epochs", disable=not show):
@@ -271,15 +281,16 @@ def train_minibatch(
             y,
             optimizer,
             batch_size,
-            rule,
-            drop_last,
-            rng,
-            schedule,
-            averager,
-            epoch,
-            iteration,
-            on_batch,
+            rule=rule,
+            drop_last=drop_last,
+            rng=rng,
+            schedule=schedule if kind == "iteration" else None,
+            ema=averager,
+            epoch=epoch,
+            iteration=iteration,
+            on_batch=on_batch,
         )
-        _log_epoch(hist, model, loss, data, metric, averager, epoch, iteration, optimizer.lr)
-        _step_schedule(schedule, hist.records[-1])
+        record = log(epoch, iteration)
+        if kind == "epoch":
+            schedule.step(record.get("val_loss", record["train_loss"]))
     return hist

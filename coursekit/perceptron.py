@@ -69,19 +69,19 @@ def _signed_labels(y, n: int) -> np.ndarray:
 
 
 def predict(X, w, b: float) -> np.ndarray:
-    """Class 1 where $w^\\top x + b > 0$, else 0: shape ``(N,)``."""
+    r"""Class 1 where $w^\top x + b > 0$, else 0: shape ``(N,)``."""
     return (as_batch(X, "X") @ w + b > 0).astype(int)
 
 
 def train_perceptron(X, y, epochs: int = 100, lr: float = 1.0, w0=None, b0: float = 0.0):
-    """Rosenblatt's rule: for each sample with $y_n (w^\\top x_n + b) \\le 0$, $w \\mathrel{+}= \\eta y_n x_n$, $b \\mathrel{+}= \\eta y_n$.
+    r"""Rosenblatt's rule: for each sample with $y_n (w^\top x_n + b) \le 0$, $w \mathrel{+}= \eta y_n x_n$, $b \mathrel{+}= \eta y_n$.
 
     ``X`` ``(N, D)``; ``y`` in {0, 1} or {-1, +1}. Samples are visited in order; the
     loop over samples is the algorithm itself (each update changes the next
     prediction), so it is not vectorised. Stops after the first epoch without a
     mistake. Returns ``(w, b, errors)`` with ``errors[e]`` the number of mistakes
-    (updates) made in epoch e. On separable data with margin $\\gamma$ and radius R
-    (of $(x, 1)$) the total number of mistakes is at most $(R/\\gamma)^2$ (Novikoff).
+    (updates) made in epoch e. On separable data with margin $\gamma$ and radius R
+    (of $(x, 1)$) the total number of mistakes is at most $(R/\gamma)^2$ (Novikoff).
     """
     X = as_batch(X, "train_perceptron X")
     s = _signed_labels(y, X.shape[0])
@@ -113,10 +113,10 @@ def train_sigmoid_unit(
     eps: float = 0.01,
     bound: float | None = None,
 ):
-    """Full-batch gradient descent ("backprop") on one sigmoid unit $\\hat y = \\sigma(w^\\top x + b)$.
+    r"""Full-batch gradient descent ("backprop") on one sigmoid unit $\hat y = \sigma(w^\top x + b)$.
 
-    Targets are $d_n = 1 - \\epsilon$ for class 1 and $\\epsilon$ for class 0 (the lecture's
-    achievable $1 - \\epsilon$). ``loss="mse"``: $\\frac1N\\sum_n (\\hat y_n - d_n)^2$;
+    Targets are $d_n = 1 - \epsilon$ for class 1 and $\epsilon$ for class 0 (the lecture's
+    achievable $1 - \epsilon$). ``loss="mse"``: $\frac1N\sum_n (\hat y_n - d_n)^2$;
     ``loss="logistic"``: mean binary cross-entropy against $d_n$. With ``bound``, every
     weight and the bias are clipped to ``[-bound, bound]`` after each step (projected
     GD: the lecture's "bounded weights"). Returns ``(w, b, losses)``, ``losses`` of
@@ -139,12 +139,12 @@ def train_sigmoid_unit(
 
 
 def sigmoid_unit_loss(X, y, w, b: float, loss: str = "mse", eps: float = 0.01):
-    """Loss of one sigmoid unit and its gradient: returns ``(value, dL/dw (D,), dL/db)``.
+    r"""Loss of one sigmoid unit and its gradient: returns ``(value, dL/dw (D,), dL/db)``.
 
-    With $z = X w + b$, $p = \\sigma(z)$ and targets $d$ (see :func:`train_sigmoid_unit`):
-    MSE gives $\\partial L/\\partial z_n = \\tfrac2N (p_n - d_n)\\, p_n (1 - p_n)$, which
+    With $z = X w + b$, $p = \sigma(z)$ and targets $d$ (see :func:`train_sigmoid_unit`):
+    MSE gives $\partial L/\partial z_n = \tfrac2N (p_n - d_n)\, p_n (1 - p_n)$, which
     vanishes for a point deep in the sigmoid's flat tail even when it is misclassified;
-    the logistic loss gives $\\tfrac1N (p_n - d_n)$, which does not.
+    the logistic loss gives $\tfrac1N (p_n - d_n)$, which does not.
     """
     X = as_batch(X, "sigmoid_unit_loss X")
     _check_loss(loss, "sigmoid_unit_loss")

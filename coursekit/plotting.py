@@ -1,10 +1,23 @@
-"""Plot helpers: each takes ``ax=None`` (a new figure) and returns the axes."""
+r"""Plot helpers: each takes ``ax=None`` (a new figure) and returns the axes.
+
+Decision boundaries, training curves, the learning-rate sensitivity figure, contours of
+2-D problems with optimiser trajectories, log-error curves against the theory's slope,
+and statistics by layer.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["get_ax", "plot_decision_boundary", "plot_history", "plot_sweep"]
+__all__ = [
+    "get_ax",
+    "plot_decision_boundary",
+    "plot_history",
+    "plot_sweep",
+    "plot_contours",
+    "plot_log_error",
+    "plot_by_layer",
+]
 
 
 def get_ax(ax=None, figsize=(4.5, 3.5)):
@@ -33,14 +46,11 @@ def plot_decision_boundary(
     pad = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-12)
     xlim = xlim or (X[:, 0].min() - pad[0], X[:, 0].max() + pad[0])
     ylim = ylim or (X[:, 1].min() - pad[1], X[:, 1].max() + pad[1])
-    gx, gy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
-    grid = np.column_stack([gx.ravel(), gy.ravel()])
-    out = (
-        predict(grid)
-        if callable(predict) and not hasattr(predict, "forward")
-        else predict.forward(grid)
+    gx, gy = np.meshgrid(
+        np.linspace(xlim[0], xlim[1], resolution), np.linspace(ylim[0], ylim[1], resolution)
     )
-    out = np.asarray(out)
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    out = np.asarray(predict(grid))  # a function, or a model (calling it runs forward)
     if out.ndim == 2 and out.shape[1] > 1:
         labels = out.argmax(axis=1)
     else:
@@ -144,4 +154,108 @@ def plot_sweep(result, ax=None, methods=None, title: str | None = None, ylim=Non
         fontsize=9,
     )
     ax.legend(fontsize=8)
+    return ax
+
+
+def plot_contours(
+    problem,
+    trajectories=None,
+    ax=None,
+    xlim=(-2.0, 2.0),
+    ylim=(-2.0, 2.0),
+    levels: int = 15,
+    resolution: int = 200,
+    legend_loc: str = "upper right",
+):
+    """Contours of a 2-D ``problem`` with trajectories ``{label: (T, 2) array}`` on top.
+
+    ``legend_loc`` is matplotlib's ``loc`` for the trajectories' legend.
+
+    Levels are log-spaced in $f - f_{min}$ (over the grid), so the narrow valley of an
+    ill-conditioned quadratic shows as many thin ellipses, not one blob. Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if problem.dim != 2:
+        raise ValueError(f"plot_contours: expected a 2-D problem, got dim {problem.dim}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4))
+    xs = np.linspace(xlim[0], xlim[1], resolution)
+    ys = np.linspace(ylim[0], ylim[1], resolution)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1)  # (H, W, 2): one vectorised call
+    Z = problem.value(grid)
+    Z = Z - Z.min()
+    top = Z.max()
+    ax.contour(
+        xs, ys, Z, levels=np.geomspace(top * 1e-4, top, int(levels)), colors="0.6", linewidths=0.7
+    )
+    for label, traj in (trajectories or {}).items():
+        traj = np.asarray(traj)
+        ax.plot(traj[:, 0], traj[:, 1], ".-", ms=3, lw=1, label=label)
+    if problem.minimizer is not None:
+        ax.plot(*problem.minimizer, "k*", ms=10)
+    ax.set(xlim=xlim, ylim=ylim, xlabel="$w_1$", ylabel="$w_2$", aspect="equal")
+    if trajectories:
+        ax.legend(fontsize=8, loc=legend_loc)
+    return ax
+
+
+def plot_log_error(errors: dict, ax=None, theory_rates: dict | None = None):
+    r"""$\log_{10}$ of each error sequence against the step, with the theory's slope dashed.
+
+    ``errors``: ``{label: (T,) array}`` (e.g. $\|w_k - w^*\|$); ``theory_rates``:
+    ``{label: rate}`` draws $\log_{10} e_0 + k \log_{10}\rho$ in the same colour. Zero
+    errors (a method that lands exactly) are not drawn. Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    theory_rates = theory_rates or {}
+    for label, e in errors.items():
+        e = np.asarray(e, dtype=float)
+        k = np.arange(e.size)
+        pos = e > 0
+        (line,) = ax.plot(k[pos], np.log10(e[pos]), lw=1.5, label=label)
+        if label in theory_rates and e[0] > 0:
+            rho = theory_rates[label]
+            slope = np.log10(rho) if rho > 0 else -np.inf
+            ax.plot(
+                k,
+                np.log10(e[0]) + k * slope,
+                "--",
+                color=line.get_color(),
+                lw=1,
+                label=f"theory {rho:.3f}",
+            )
+    ax.set(xlabel="step k", ylabel="log10 error")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_by_layer(
+    series: dict,
+    ax=None,
+    ylabel: str = "",
+    logy: bool = False,
+    title: str | None = None,
+    first_layer: int = 1,
+):
+    """One line per entry of ``series`` (label -> values by layer), layers numbered from ``first_layer``.
+
+    Returns the axes (a new figure when ``ax`` is None). ``logy`` for variances that grow or
+    vanish geometrically; non-positive values are then left out of the line.
+    """
+    ax = get_ax(ax)
+    for label, values in series.items():
+        values = np.asarray(values, dtype=float)
+        if logy:
+            values = np.where(values > 0, values, np.nan)
+        ax.plot(np.arange(first_layer, first_layer + values.size), values, marker=".", label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel="layer", ylabel=ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
     return ax

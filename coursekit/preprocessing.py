@@ -1,14 +1,14 @@
-"""Input normalisation and whitening, fitted on training data and applied to test data.
+r"""Input normalisation and whitening, fitted on training data and applied to test data.
 
-Every transform is affine, $x \\mapsto M (x - \\mu)$, i.e. ``(X - mean) @ M.T`` for a batch
+Every transform is affine, $x \mapsto M (x - \mu)$, i.e. ``(X - mean) @ M.T`` for a batch
 ``X`` of shape ``(N, D)``. For linear regression with the mean loss the Hessian is the
-second-moment matrix $C = X^\\top X / N$, so the transform changes the condition number
+second-moment matrix $C = X^\top X / N$, so the transform changes the condition number
 that gradient descent sees (:func:`condition_number`):
 
-- standardise: $M = \\mathrm{diag}(1/\\sigma)$ (zero mean, unit variance per feature);
-- PCA whitening: $M = (D + \\epsilon I)^{-1/2} E^\\top$ with $C = E D E^\\top$ the
+- standardise: $M = \mathrm{diag}(1/\sigma)$ (zero mean, unit variance per feature);
+- PCA whitening: $M = (D + \epsilon I)^{-1/2} E^\top$ with $C = E D E^\top$ the
   eigendecomposition of the covariance (features decorrelated, unit variance);
-- ZCA whitening: $M = E (D + \\epsilon I)^{-1/2} E^\\top$ (the same, rotated back so the
+- ZCA whitening: $M = E (D + \epsilon I)^{-1/2} E^\top$ (the same, rotated back so the
   result stays close to the original inputs).
 
 Covariances use $1/N$ (like ``np.cov(..., bias=True)`` and scikit-learn's
@@ -25,14 +25,21 @@ __all__ = ["AffineTransform", "standardize", "pca_whiten", "zca_whiten", "condit
 
 
 class AffineTransform:
-    """A fitted transform $x \\mapsto M (x - \\mu)$: ``mean`` ``(D,)``, ``matrix`` ``(K, D)``."""
+    r"""A fitted transform $x \mapsto M (x - \mu)$: ``mean`` ``(D,)``, ``matrix`` ``(K, D)``.
 
-    def __init__(self, mean: np.ndarray, matrix: np.ndarray, name: str):
+    When ``scale`` ``(D,)`` is given, $M = \mathrm{diag}(1/\text{scale})$ and the transform
+    divides by it feature by feature (no matrix product).
+    """
+
+    def __init__(self, mean: np.ndarray, matrix: np.ndarray, name: str, scale=None):
         self.mean, self.matrix, self.name = mean, matrix, name
+        self.scale = scale
 
     def __call__(self, X) -> np.ndarray:
         """Apply to ``X`` of shape ``(N, D)``; returns ``(N, K)``."""
         X = as_batch(X, f"{self.name} input", features=self.mean.size)
+        if self.scale is not None:
+            return (X - self.mean) / self.scale
         return (X - self.mean) @ self.matrix.T
 
     transform = __call__
@@ -56,7 +63,7 @@ def standardize(X):
     X = as_batch(X, "standardize X")
     mean, std = X.mean(axis=0), X.std(axis=0)
     scale = np.where(std > 0, std, 1.0)
-    t = AffineTransform(mean, np.diag(1.0 / scale), "standardize")
+    t = AffineTransform(mean, np.diag(1.0 / scale), "standardize", scale=scale)
     return t(X), t
 
 
@@ -80,7 +87,7 @@ def _whiten(X, eps: float, zca: bool):
 
 
 def pca_whiten(X, eps: float = 0.0):
-    """PCA whitening $x \\mapsto (D + \\epsilon)^{-1/2} E^\\top (x - \\mu)$: returns ``(X_white, transform)``.
+    r"""PCA whitening $x \mapsto (D + \epsilon)^{-1/2} E^\top (x - \mu)$: returns ``(X_white, transform)``.
 
     Output columns are the principal components in ascending order of variance.
     """
@@ -88,14 +95,14 @@ def pca_whiten(X, eps: float = 0.0):
 
 
 def zca_whiten(X, eps: float = 0.0):
-    """ZCA whitening $x \\mapsto E (D + \\epsilon)^{-1/2} E^\\top (x - \\mu)$: returns ``(X_white, transform)``."""
+    r"""ZCA whitening $x \mapsto E (D + \epsilon)^{-1/2} E^\top (x - \mu)$: returns ``(X_white, transform)``."""
     return _whiten(X, eps, zca=True)
 
 
 def condition_number(X) -> float:
-    """$\\kappa(X^\\top X / N) = \\lambda_{max}/\\lambda_{min}$: the conditioning GD sees in linear regression.
+    r"""$\kappa(X^\top X / N) = \lambda_{max}/\lambda_{min}$: the conditioning GD sees in linear regression.
 
-    ``inf`` when $X^\\top X$ is singular. (Uncentred: the Hessian of the mean squared
+    ``inf`` when $X^\top X$ is singular. (Uncentred: the Hessian of the mean squared
     loss of a model without bias is the second moment, not the covariance.)
     """
     X = as_batch(X, "condition_number X")

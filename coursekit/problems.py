@@ -1,12 +1,12 @@
-"""Test problems for optimisers: quadratics, Rosenbrock and a surface with a saddle.
+r"""Test problems for optimisers: quadratics, Rosenbrock and a surface with a saddle.
 
 Every problem follows one protocol:
 
 - ``dim``: the number of coordinates ``d``;
 - ``value(w)``: $f(w)$ for ``w`` of shape ``(..., d)``, returning shape ``(...)``,
   so a whole contour grid of shape ``(H, W, 2)`` is one call;
-- ``grad(w)``: $\\nabla f(w)$, shape ``(..., d)``;
-- ``hessian(w)``: $\\nabla^2 f(w)$, shape ``(..., d, d)``;
+- ``grad(w)``: $\nabla f(w)$, shape ``(..., d)``;
+- ``hessian(w)``: $\nabla^2 f(w)$, shape ``(..., d, d)``;
 - ``minimizer``: the global minimiser as an array of shape ``(d,)``, or ``None`` when
   there is none or it is not unique.
 
@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import in_range
-from .training import DivergenceError
+from ._checks import in_range, rng_or_seed
+from .errors import DivergenceError
+from .seeding import make_rng
 
 __all__ = [
     "Quadratic",
@@ -54,14 +55,14 @@ class Problem:
 # ----------------------------------------------------------------------------- quadratics
 
 
-def _rotation(rotation, dim: int, seed) -> np.ndarray:
+def _rotation(rotation, dim: int, rng) -> np.ndarray:
     """An orthogonal ``(dim, dim)`` matrix from an angle (2-D), a matrix, or ``"random"``."""
     if rotation is None:
         return np.eye(dim)
     if isinstance(rotation, str):
         if rotation != "random":
             raise ValueError(f"rotation: expected an angle, a matrix or 'random', got {rotation!r}")
-        q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((dim, dim)))
+        q, r = np.linalg.qr(make_rng(rng).standard_normal((dim, dim)))
         return q * np.sign(np.diag(r))  # Haar-distributed orthogonal matrix
     if np.ndim(rotation) == 0:
         if dim != 2:
@@ -79,11 +80,11 @@ def _rotation(rotation, dim: int, seed) -> np.ndarray:
 
 
 class Quadratic(Problem):
-    """$f(w) = \\tfrac12 w^\\top A w - b^\\top w + c$ with symmetric ``A`` of shape ``(d, d)``.
+    r"""$f(w) = \tfrac12 w^\top A w - b^\top w + c$ with symmetric ``A`` of shape ``(d, d)``.
 
-    $\\nabla f = A w - b$, $\\nabla^2 f = A$. When ``A`` is positive definite the unique
+    $\nabla f = A w - b$, $\nabla^2 f = A$. When ``A`` is positive definite the unique
     minimiser is $w^* = A^{-1} b$; otherwise ``minimizer`` is ``None`` (an indefinite
-    ``A`` gives a saddle, e.g. ``Quadratic(np.diag([1., -1.]))`` is $\\tfrac12(w_1^2 - w_2^2)$).
+    ``A`` gives a saddle, e.g. ``Quadratic(np.diag([1., -1.]))`` is $\tfrac12(w_1^2 - w_2^2)$).
     The properties ``condition_number``, ``lambda_min`` and ``lambda_max`` are the
     eigenvalue quantities of the convergence theory (:mod:`coursekit.theory`).
     """
@@ -109,38 +110,52 @@ class Quadratic(Problem):
         self.minimizer = np.linalg.solve(self.A, self.b) if spd else None
 
     @classmethod
-    def from_spectrum(cls, eigenvalues, rotation=None, seed=None, b=None, c: float = 0.0):
-        """$A = Q \\,\\mathrm{diag}(\\lambda)\\, Q^\\top$ with the given eigenvalues.
+    def from_spectrum(
+        cls, eigenvalues, rotation=None, rng=None, b=None, c: float = 0.0, *, seed=None
+    ):
+        r"""$A = Q \,\mathrm{diag}(\lambda)\, Q^\top$ with the given eigenvalues.
 
         ``rotation``: ``None`` (diagonal ``A``), an angle in radians (2-D only: the
         eigenvectors are the axes turned by that angle), an orthogonal matrix ``Q``, or
-        ``"random"`` (a Haar-random ``Q`` drawn with ``seed``).
+        ``"random"`` (a Haar-random ``Q`` drawn from ``rng``: a generator, a seed, or
+        ``None`` for the course seed). ``seed=`` is the old name of ``rng``, kept for
+        notebooks.
         """
+        rng = rng_or_seed(rng, seed, "from_spectrum")
         lam = np.asarray(eigenvalues, dtype=float)
         if lam.ndim != 1 or lam.size == 0:
             raise ValueError(
                 f"from_spectrum: expected a 1-D array of eigenvalues, got shape {lam.shape}"
             )
-        Q = _rotation(rotation, lam.size, seed)
+        Q = _rotation(rotation, lam.size, rng)
         return cls((Q * lam) @ Q.T, b=b, c=c)
 
     @classmethod
     def with_condition(
-        cls, kappa: float, dim: int = 2, rotate=False, seed=None, lambda_max: float = 1.0
+        cls,
+        kappa: float,
+        dim: int = 2,
+        rotate=False,
+        rng=None,
+        lambda_max: float = 1.0,
+        *,
+        seed=None,
     ):
         """A positive definite quadratic with condition number ``kappa`` and minimiser 0.
 
         Eigenvalues are log-spaced from ``lambda_max / kappa`` to ``lambda_max``.
-        ``rotate``: ``False`` (diagonal), ``True`` (random rotation from ``seed``) or an
-        angle in radians (2-D).
+        ``rotate``: ``False`` (diagonal), ``True`` (a random rotation drawn from ``rng``:
+        a generator, a seed, or ``None`` for the course seed) or an angle in radians
+        (2-D). ``seed=`` is the old name of ``rng``, kept for notebooks.
         """
+        rng = rng_or_seed(rng, seed, "with_condition")
         in_range(float(kappa), "with_condition kappa", low=1.0)
         if int(dim) < 1:
             raise ValueError(f"with_condition: expected dim >= 1, got {dim}")
         in_range(float(lambda_max), "with_condition lambda_max", low=0.0, low_open=True)
         lam = lambda_max * np.geomspace(1.0 / kappa, 1.0, int(dim))
         rotation = None if rotate is False else ("random" if rotate is True else rotate)
-        return cls.from_spectrum(lam, rotation=rotation, seed=seed)
+        return cls.from_spectrum(lam, rotation=rotation, rng=rng)
 
     @property
     def lambda_min(self) -> float:
@@ -152,7 +167,7 @@ class Quadratic(Problem):
 
     @property
     def condition_number(self) -> float:
-        """$\\kappa = \\lambda_{max} / \\lambda_{min}$; needs a positive definite ``A``."""
+        r"""$\kappa = \lambda_{max} / \lambda_{min}$; needs a positive definite ``A``."""
         if self.minimizer is None:
             raise ValueError(
                 f"Quadratic.condition_number: expected a positive definite A, got eigenvalues "
@@ -182,7 +197,7 @@ class Quadratic(Problem):
 
 
 class Rosenbrock(Problem):
-    """$f(x, y) = (a - x)^2 + b\\,(y - x^2)^2$; minimiser $(a, a^2)$ at the end of a curved valley."""
+    r"""$f(x, y) = (a - x)^2 + b\,(y - x^2)^2$; minimiser $(a, a^2)$ at the end of a curved valley."""
 
     dim = 2
 
@@ -215,13 +230,13 @@ class Rosenbrock(Problem):
 
 
 class Saddle(Problem):
-    """$f(x, y) = x^4/4 - x^2/2 + y^2/2$: two minima and a saddle between them.
+    r"""$f(x, y) = x^4/4 - x^2/2 + y^2/2$: two minima and a saddle between them.
 
-    $\\nabla f = (x^3 - x,\\; y)$ and $\\nabla^2 f = \\mathrm{diag}(3x^2 - 1,\\; 1)$, so the
-    critical points are $(\\pm 1, 0)$ (Hessian ``diag(2, 1)``: minima, $f = -1/4$) and
+    $\nabla f = (x^3 - x,\; y)$ and $\nabla^2 f = \mathrm{diag}(3x^2 - 1,\; 1)$, so the
+    critical points are $(\pm 1, 0)$ (Hessian ``diag(2, 1)``: minima, $f = -1/4$) and
     $(0, 0)$ (Hessian ``diag(-1, 1)``: a saddle, $f = 0$). Gradient descent started near
     the line $x = 0$ slides into the saddle along $y$ and stays there while $x$ grows
-    only by the factor $(1 + \\eta)$ per step. The minimiser is not unique, so
+    only by the factor $(1 + \eta)$ per step. The minimiser is not unique, so
     ``minimizer`` is ``None``; ``critical_points`` lists all three.
     """
 
@@ -289,7 +304,7 @@ def optimize(
     ``w`` is a fresh copy: ``w0`` is never changed. ``make_optimizer`` is e.g.
     ``lambda p: GD(p, lr=0.1)``. With ``tol``, stop as soon as
     ``||w - problem.minimizer|| < tol`` and return the rows done so far. Raises
-    :class:`~coursekit.training.DivergenceError` naming the step when the gradient or
+    :class:`~coursekit.errors.DivergenceError` naming the step when the gradient or
     the iterate is not finite or ``||w|| > max_norm`` (default ``1e100``); the rows done
     so far are on the error as ``err.trajectory``. Overflow inside that step is not
     warned about: it is what the error reports.

@@ -1,17 +1,17 @@
-"""The lecture's scalar backpropagation: loops over neurons, one sample, bias as a weight.
+r"""The lecture's scalar backpropagation: loops over neurons, one sample, bias as a weight.
 
 A readable reference, not a tool: every quantity has the lecture's name. Layer k has
 neurons j = 1..N_k; ``w[k][i, j]`` is the weight $w^{(k)}_{ij}$ from neuron i of layer
 k-1 to neuron j of layer k, and row ``i = 0`` holds the bias: the output of every layer
 is extended by the constant $y^{(k-1)}_0 = 1$. Forward:
 
-$$z^{(k)}_j = \\sum_{i=0}^{N_{k-1}} w^{(k)}_{ij} y^{(k-1)}_i, \\qquad y^{(k)}_j = f_k(z^{(k)}_j).$$
+$$z^{(k)}_j = \sum_{i=0}^{N_{k-1}} w^{(k)}_{ij} y^{(k-1)}_i, \qquad y^{(k)}_j = f_k(z^{(k)}_j).$$
 
-Backward, from $\\partial Div/\\partial y^{(N)}_i$ at the output down:
+Backward, from $\partial Div/\partial y^{(N)}_i$ at the output down:
 
-$$\\frac{\\partial Div}{\\partial z^{(k)}_j} = f_k'(z^{(k)}_j) \\frac{\\partial Div}{\\partial y^{(k)}_j},\\quad
-\\frac{\\partial Div}{\\partial w^{(k)}_{ij}} = y^{(k-1)}_i \\frac{\\partial Div}{\\partial z^{(k)}_j},\\quad
-\\frac{\\partial Div}{\\partial y^{(k-1)}_i} = \\sum_j w^{(k)}_{ij} \\frac{\\partial Div}{\\partial z^{(k)}_j}.$$
+$$\frac{\partial Div}{\partial z^{(k)}_j} = f_k'(z^{(k)}_j) \frac{\partial Div}{\partial y^{(k)}_j},\quad
+\frac{\partial Div}{\partial w^{(k)}_{ij}} = y^{(k-1)}_i \frac{\partial Div}{\partial z^{(k)}_j},\quad
+\frac{\partial Div}{\partial y^{(k-1)}_i} = \sum_j w^{(k)}_{ij} \frac{\partial Div}{\partial z^{(k)}_j}.$$
 
 Python lists stand for the vectors, so index 0 of ``y[k]`` is the constant 1.
 :func:`from_sequential` reads these weights off a vectorised coursekit network; the

@@ -185,15 +185,15 @@ def sweep(
         raise ValueError("sweep: expected at least one seed")
     grids: dict[str, np.ndarray] = {}
     for name in runs:
-        grid = lrs[name] if isinstance(lrs, Mapping) else lrs
-        grid = np.asarray(grid, dtype=float).reshape(-1)
+        raw = lrs[name] if isinstance(lrs, Mapping) else lrs
+        grid = np.asarray(raw, dtype=float).reshape(-1)
         if grid.size == 0 or not np.all(grid > 0) or not np.all(np.isfinite(grid)):
             raise ValueError(
                 f"sweep: expected a grid of positive learning rates for {name!r}, got {grid}"
             )
         grids[name] = grid
     total = sum(g.size for g in grids.values()) * len(seed_list)
-    from .training import progress
+    from .history import progress
 
     show = total > 20 if show_progress is None else show_progress
     bar = progress(total=total, desc="sweep", disable=not show)

@@ -1,15 +1,15 @@
-"""Closed-form convergence theory of gradient descent, to compare measurements with.
+r"""Closed-form convergence theory of gradient descent, to compare measurements with.
 
-On a quadratic $f(w) = \\tfrac12 w^\\top A w - b^\\top w$ with Hessian eigenvalues
-$\\lambda_1 \\le \\dots \\le \\lambda_d$, GD $w_{k+1} = w_k - \\eta \\nabla f(w_k)$ acts on each
+On a quadratic $f(w) = \tfrac12 w^\top A w - b^\top w$ with Hessian eigenvalues
+$\lambda_1 \le \dots \le \lambda_d$, GD $w_{k+1} = w_k - \eta \nabla f(w_k)$ acts on each
 eigen-coordinate $z_i$ of the error $w - w^*$ separately:
 
-$$z_i^{(k+1)} = (1 - \\eta\\lambda_i)\\, z_i^{(k)},$$
+$$z_i^{(k+1)} = (1 - \eta\lambda_i)\, z_i^{(k)},$$
 
-so direction i converges at rate $|1 - \\eta\\lambda_i|$ (best step $1/\\lambda_i$), the
-whole error at rate $\\max_i |1 - \\eta\\lambda_i|$, minimised by
-$\\eta^* = 2/(\\lambda_{min} + \\lambda_{max})$ where it equals $(\\kappa - 1)/(\\kappa + 1)$,
-$\\kappa = \\lambda_{max}/\\lambda_{min}$.
+so direction i converges at rate $|1 - \eta\lambda_i|$ (best step $1/\lambda_i$), the
+whole error at rate $\max_i |1 - \eta\lambda_i|$, minimised by
+$\eta^* = 2/(\lambda_{min} + \lambda_{max})$ where it equals $(\kappa - 1)/(\kappa + 1)$,
+$\kappa = \lambda_{max}/\lambda_{min}$.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "linear_regression_lr",
     "measured_rate",
     "heavy_ball_optimal",
+    "momentum_rate",
     "noise_floor",
 ]
 
@@ -44,34 +45,34 @@ def _eigs(eigenvalues, name: str = "eigenvalues") -> np.ndarray:
 
 
 def per_direction_lr(eigenvalues) -> np.ndarray:
-    """$\\eta_i = 1/\\lambda_i$: the step that solves direction i in one step."""
+    r"""$\eta_i = 1/\lambda_i$: the step that solves direction i in one step."""
     return 1.0 / _eigs(eigenvalues)
 
 
 def per_direction_rate(eigenvalues, lr: float) -> np.ndarray:
-    """$|1 - \\eta\\lambda_i|$ for each eigenvalue: the factor the error shrinks by per step."""
+    r"""$|1 - \eta\lambda_i|$ for each eigenvalue: the factor the error shrinks by per step."""
     return np.abs(1.0 - lr * _eigs(eigenvalues))
 
 
 def optimal_lr(eigenvalues) -> float:
-    """$\\eta^* = 2 / (\\lambda_{min} + \\lambda_{max})$, the step that minimises :func:`rate`."""
+    r"""$\eta^* = 2 / (\lambda_{min} + \lambda_{max})$, the step that minimises :func:`rate`."""
     lam = _eigs(eigenvalues)
     return 2.0 / (lam.min() + lam.max())
 
 
 def rate(eigenvalues, lr: float) -> float:
-    """$\\max_i |1 - \\eta\\lambda_i|$: GD's worst-direction contraction factor (< 1 converges)."""
+    r"""$\max_i |1 - \eta\lambda_i|$: GD's worst-direction contraction factor (< 1 converges)."""
     return float(per_direction_rate(eigenvalues, lr).max())
 
 
 def optimal_rate(kappa: float) -> float:
-    """$(\\kappa - 1)/(\\kappa + 1)$: GD's rate at $\\eta^*$ for condition number $\\kappa \\ge 1$."""
+    r"""$(\kappa - 1)/(\kappa + 1)$: GD's rate at $\eta^*$ for condition number $\kappa \ge 1$."""
     kappa = in_range(float(kappa), "optimal_rate kappa", low=1.0)
     return (kappa - 1.0) / (kappa + 1.0)
 
 
 def steps_to_tolerance(rate: float, initial_error: float, tol: float) -> int:
-    """Smallest k with $\\rho^k e_0 \\le \\mathrm{tol}$: $\\lceil \\log(\\mathrm{tol}/e_0) / \\log\\rho \\rceil$."""
+    r"""Smallest k with $\rho^k e_0 \le \mathrm{tol}$: $\lceil \log(\mathrm{tol}/e_0) / \log\rho \rceil$."""
     rate = in_range(float(rate), "steps_to_tolerance rate", low=0.0, high=1.0, high_open=True)
     e0 = in_range(float(initial_error), "steps_to_tolerance initial_error", low=0.0)
     tol = in_range(float(tol), "steps_to_tolerance tol", low=0.0, low_open=True)
@@ -84,15 +85,15 @@ def steps_to_tolerance(rate: float, initial_error: float, tol: float) -> int:
 
 
 def regime(lr: float, a: float, rtol: float = 1e-9) -> str:
-    """How GD behaves on the 1-D quadratic $f(w) = \\tfrac a2 w^2$ (curvature ``a`` > 0).
+    r"""How GD behaves on the 1-D quadratic $f(w) = \tfrac a2 w^2$ (curvature ``a`` > 0).
 
-    The error is multiplied by $1 - \\eta a$ each step, and $\\eta_{opt} = 1/a$:
+    The error is multiplied by $1 - \eta a$ each step, and $\eta_{opt} = 1/a$:
 
-    - ``"monotone"``: $\\eta < 1/a$ (factor in (0, 1): creeps towards the minimum);
-    - ``"one step"``: $\\eta = 1/a$ (factor 0: exact after one step);
-    - ``"oscillating"``: $1/a < \\eta < 2/a$ (factor in (-1, 0): overshoots, converges);
-    - ``"divergent"``: $\\eta \\ge 2/a$ (|factor| >= 1: never converges; at exactly
-      $2/a$ it bounces between $\\pm w_0$ forever).
+    - ``"monotone"``: $\eta < 1/a$ (factor in (0, 1): creeps towards the minimum);
+    - ``"one step"``: $\eta = 1/a$ (factor 0: exact after one step);
+    - ``"oscillating"``: $1/a < \eta < 2/a$ (factor in (-1, 0): overshoots, converges);
+    - ``"divergent"``: $\eta \ge 2/a$ (|factor| >= 1: never converges; at exactly
+      $2/a$ it bounces between $\pm w_0$ forever).
     """
     lr = in_range(float(lr), "regime lr", low=0.0, low_open=True)
     a = in_range(float(a), "regime a", low=0.0, low_open=True)
@@ -107,9 +108,9 @@ def regime(lr: float, a: float, rtol: float = 1e-9) -> str:
 
 
 def smooth_convex_bound(k, L: float, initial_distance: float):
-    """$f(w_k) - f^* \\le L\\,\\|w_0 - w^*\\|^2 / (2k)$ for GD with step $1/L$ on a convex L-smooth f.
+    r"""$f(w_k) - f^* \le L\,\|w_0 - w^*\|^2 / (2k)$ for GD with step $1/L$ on a convex L-smooth f.
 
-    ``k`` (int or array, k >= 1); ``initial_distance`` is $\\|w_0 - w^*\\|$ for any minimiser
+    ``k`` (int or array, k >= 1); ``initial_distance`` is $\|w_0 - w^*\|$ for any minimiser
     $w^*$ (take the closest one when there are many). The bound is $O(1/k)$: no
     strong convexity is needed, unlike the linear rates above.
     """
@@ -121,11 +122,11 @@ def smooth_convex_bound(k, L: float, initial_distance: float):
 
 
 def linear_regression_lr(X) -> float:
-    """$1/\\lambda_{max}(X^\\top X)$: the step 1/L for the loss $\\tfrac12\\|Xw - y\\|^2$.
+    r"""$1/\lambda_{max}(X^\top X)$: the step 1/L for the loss $\tfrac12\|Xw - y\|^2$.
 
-    Convention: with the *sum* loss $\\tfrac12\\|Xw - y\\|^2$ the Hessian is $X^\\top X$, so
-    $L = \\lambda_{max}(X^\\top X)$. With the *mean* loss $\\tfrac1{2N}\\|Xw - y\\|^2$ (seed 004)
-    the Hessian is $X^\\top X / N$ and the step is N times this one.
+    Convention: with the *sum* loss $\tfrac12\|Xw - y\|^2$ the Hessian is $X^\top X$, so
+    $L = \lambda_{max}(X^\top X)$. With the *mean* loss $\tfrac1{2N}\|Xw - y\|^2$ (used for
+    whitening in lecture 04) the Hessian is $X^\top X / N$ and the step is N times this one.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2:
@@ -134,9 +135,9 @@ def linear_regression_lr(X) -> float:
 
 
 def measured_rate(errors, start: int | None = None, stop: int | None = None) -> float:
-    """Geometric-mean contraction factor of an error sequence: $(e_{stop}/e_{start})^{1/(stop-start)}$.
+    r"""Geometric-mean contraction factor of an error sequence: $(e_{stop}/e_{start})^{1/(stop-start)}$.
 
-    ``errors[k]`` is e.g. $\\|w_k - w^*\\|$. By default the second half of the sequence
+    ``errors[k]`` is e.g. $\|w_k - w^*\|$. By default the second half of the sequence
     is used (``start = len // 2``, ``stop = len - 1``), where the slowest direction has
     taken over. It is the mean of the per-step ratios on a log scale, so oscillating
     errors (ratios alternating around the rate) still give the right number. Every
@@ -160,22 +161,52 @@ def measured_rate(errors, start: int | None = None, stop: int | None = None) -> 
 
 
 def heavy_ball_optimal(eigenvalues) -> dict:
-    """Optimal heavy-ball momentum on a quadratic (Polyak 1964).
+    r"""Optimal heavy-ball momentum on a quadratic (Polyak 1964).
 
-    For $w_{k+1} = w_k - \\eta \\nabla f(w_k) + \\beta (w_k - w_{k-1})$, which is both the
-    lecture's form ($v \\leftarrow \\beta v - \\eta g$, $w \\leftarrow w + v$) and PyTorch's
-    ($b \\leftarrow \\beta b + g$, $w \\leftarrow w - \\eta b$) written on the iterates:
+    For $w_{k+1} = w_k - \eta \nabla f(w_k) + \beta (w_k - w_{k-1})$, which is both the
+    lecture's form ($v \leftarrow \beta v - \eta g$, $w \leftarrow w + v$) and PyTorch's
+    ($b \leftarrow \beta b + g$, $w \leftarrow w - \eta b$) written on the iterates:
 
-    $\\eta = 4/(\\sqrt{\\lambda_{max}} + \\sqrt{\\lambda_{min}})^2$,
-    $\\beta = \\big((\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)\\big)^2$, asymptotic rate
-    $(\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)$. Returns ``{"lr", "beta", "rate"}``. At these
-    values the iteration is critically damped, so the error behaves like $k\\rho^k$ and a
+    $\eta = 4/(\sqrt{\lambda_{max}} + \sqrt{\lambda_{min}})^2$,
+    $\beta = \big((\sqrt\kappa - 1)/(\sqrt\kappa + 1)\big)^2$, asymptotic rate
+    $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$. Returns ``{"lr", "beta", "rate"}``. At these
+    values the iteration is critically damped, so the error behaves like $k\rho^k$ and a
     measured rate approaches ``rate`` only slowly.
     """
     lam = _eigs(eigenvalues)
     lo, hi = np.sqrt(lam.min()), np.sqrt(lam.max())
     r = (hi - lo) / (hi + lo)
     return {"lr": 4.0 / (hi + lo) ** 2, "beta": r**2, "rate": r}
+
+
+def momentum_rate(eigenvalues, lr: float, beta: float, nesterov: bool = False) -> float:
+    r"""Asymptotic contraction factor of heavy-ball momentum or Nesterov on a quadratic.
+
+    On $E = \tfrac12 w^\top A w - b^\top w$ each eigen-direction of ``A`` (eigenvalue
+    $\lambda$) evolves on its own: the error $z$ and the step $\Delta$ follow
+    $(z, \Delta) \leftarrow M (z, \Delta)$ with, for $a = 1 - \eta\lambda$,
+
+    $$M_{\text{momentum}} = \begin{pmatrix} a & \beta \\ -\eta\lambda & \beta \end{pmatrix},
+    \qquad
+    M_{\text{Nesterov}} = \begin{pmatrix} a & \beta a \\ -\eta\lambda & \beta a \end{pmatrix}.$$
+
+    The error shrinks asymptotically by the largest spectral radius of $M$ over the
+    eigenvalues, which this returns (``>= 1``: no convergence). It holds for
+    :class:`~coursekit.optim.Momentum` / :class:`~coursekit.optim.Nesterov` and for
+    ``SGD(momentum=beta, nesterov=...)``, whose iterates are the same. ``beta = 0`` gives
+    plain GD's $\max_i |1 - \eta\lambda_i|$; Polyak's optimal momentum gives
+    $(\sqrt\kappa - 1)/(\sqrt\kappa + 1)$, Nesterov with $\eta = 1/\lambda_{max}$,
+    $\beta = (\sqrt\kappa - 1)/(\sqrt\kappa + 1)$ gives $1 - 1/\sqrt\kappa$.
+    Where $M$ has a repeated eigenvalue the error behaves like $k\rho^k$, so a rate
+    measured over a finite run comes out slightly larger.
+    """
+    lam = np.asarray(eigenvalues, dtype=float).reshape(-1)
+    if lam.size == 0 or not np.all(np.isfinite(lam)):
+        raise ValueError(f"momentum_rate: expected finite eigenvalues, got {lam}")
+    a = 1 - lr * lam
+    c = beta * a if nesterov else np.full_like(lam, beta)
+    M = np.stack([np.stack([a, c], -1), np.stack([-lr * lam, c], -1)], -2)  # (d, 2, 2)
+    return float(np.abs(np.linalg.eigvals(M)).max())
 
 
 def noise_floor(eigenvalues, lr: float, sigma: float = 1.0) -> float:

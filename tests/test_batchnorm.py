@@ -220,3 +220,27 @@ def test_mlp_bn_layout_and_torch_keys():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="at least two positive layer sizes"):
         mlp_bn([5])
+
+
+def test_load_state_dict_restores_the_running_statistics():
+    """Parameters and buffers both come back: the running mean, variance and batch count
+    saved before more training batches are those after loading (and they did change)."""
+    rng = np.random.default_rng(0)
+    model = mlp_bn([4, 6, 3], rng=0)
+    for _ in range(3):
+        model.forward(rng.normal(2.0, 3.0, size=(8, 4)))
+    saved = model.state_dict()
+    for _ in range(3):
+        model.forward(rng.normal(-1.0, 0.5, size=(8, 4)))
+    bn = model[1]
+    assert not np.allclose(bn.running_mean, saved["1.running_mean"])  # the test is not vacuous
+    model.load_state_dict(saved)
+    for key, value in model.named_buffers():
+        np.testing.assert_array_equal(value, saved[key], err_msg=key)
+    assert int(bn.num_batches_tracked) == 3
+    np.testing.assert_array_equal(bn.buffers["running_var"], bn.running_var)  # the old spelling
+    model.eval()
+    X = rng.normal(size=(5, 4))
+    twin = mlp_bn([4, 6, 3], rng=1)
+    twin.load_state_dict(saved)
+    np.testing.assert_array_equal(twin.eval()(X), model(X))

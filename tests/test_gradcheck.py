@@ -37,6 +37,19 @@ def test_float32_is_refused():
         G.numerical_gradient(lambda v: 0.0, np.ones(2, dtype=np.float32))
 
 
+def test_check_module_takes_a_single_layer_as_well_as_a_network():
+    """One module API: a leaf names its parameters as a network does (no duck typing)."""
+    from coursekit import layers as L
+    from coursekit import losses as Ls
+
+    rng = np.random.default_rng(0)
+    X, target = rng.normal(size=(4, 3)), rng.normal(size=(4, 2))
+    leaf = G.check_module(L.Linear(3, 2, rng=0), Ls.MSELoss(), X, target)
+    net = G.check_module(L.Sequential(L.Linear(3, 2, rng=0)), Ls.MSELoss(), X, target)
+    assert list(leaf) == ["weight", "bias", "input"] and leaf.ok
+    assert list(net) == ["0.weight", "0.bias", "input"] and net.ok
+
+
 def test_rel_error_of_a_nan_or_inf_is_nan_so_checks_fail():
     """A softmax that overflowed to NaN used to score 0 (max(nan, x) is nan, nan > 0 is
     False): a check that could not fail."""

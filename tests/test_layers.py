@@ -295,3 +295,104 @@ def test_float32_flows_through_losses_and_backward(loss):
     model.backward(grad)
     assert all(g.dtype == np.float32 for g in model.gradients())
     assert L.softmax(np.ones((1, 3), dtype=np.float32)).dtype == np.float32
+
+
+# ----------------------------------------------------------------------------- the module API
+# One API at every level: a single layer answers the same calls as a network.
+
+
+def test_a_leaf_layer_carries_the_whole_module_api():
+    layer = L.Linear(3, 2, rng=0)
+    assert [k for k, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert layer.parameters()[0] is layer.params["weight"]  # the arrays themselves
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    layer.forward(X)
+    layer.backward(np.ones((4, 2)))
+    assert [k for k, _ in layer.named_gradients()] == ["weight", "bias"]
+    np.testing.assert_array_equal(layer.gradients()[1], [4.0, 4.0])
+    assert layer.buffers() == [] and layer.named_buffers() == []
+    assert layer.eval() is layer and not layer.training
+    assert layer.train().training
+    layer.zero_grad()
+    assert all(np.all(g == 0) for g in layer.gradients())
+    state = layer.state_dict()
+    twin = L.Linear(3, 2, rng=1)
+    weight = twin.params["weight"]
+    twin.load_state_dict(state)
+    assert twin.params["weight"] is weight  # copied in place: an optimiser keeps its arrays
+    np.testing.assert_array_equal(twin(X), layer(X))
+    assert L.ReLU().named_parameters() == [] and L.ReLU().state_dict() == {}
+
+
+def test_a_network_names_parameters_gradients_and_buffers_like_torch():
+    from coursekit.batchnorm import BatchNorm1d
+
+    model = L.Sequential(L.Linear(3, 4, rng=0), BatchNorm1d(4), L.ReLU(), L.Linear(4, 2, rng=1))
+    ref = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), torch.nn.Linear(4, 2)
+    )
+    assert [k for k, _ in model.named_parameters()] == [k for k, _ in ref.named_parameters()]
+    assert [k for k, _ in model.named_buffers()] == [k for k, _ in ref.named_buffers()]
+    assert list(model.state_dict()) == list(ref.state_dict())
+    model.forward(np.random.default_rng(0).normal(size=(5, 3)))
+    model.backward(np.ones((5, 2)))
+    assert [k for k, _ in model.named_gradients()] == [k for k, _ in model.named_parameters()]
+    assert len(model.buffers()) == 3
+    model.eval()
+    assert not any(m.training for _, m in model.named_modules())
+    nested = L.Sequential(L.Sequential(L.Linear(2, 2, rng=0)), L.Tanh())
+    assert [k for k, _ in nested.named_parameters()] == ["0.0.weight", "0.0.bias"]
+
+
+FIRST_LAYERS = {
+    "Linear": lambda: L.Linear(3, 3, rng=5),
+    "Tanh": L.Tanh,
+    "Softmax": L.Softmax,
+    "BatchNorm1d": lambda: __import__("coursekit.batchnorm").batchnorm.BatchNorm1d(3),
+    "Sequential": lambda: L.Sequential(L.ReLU(), L.Linear(3, 3, rng=6)),
+}
+
+
+@pytest.mark.parametrize("first", FIRST_LAYERS)
+def test_backward_without_input_gradient_is_the_same_whatever_the_first_layer(first):
+    """``input_grad=False`` returns None and leaves every parameter gradient as the full
+    backward computes it, whether the first layer is a Linear, an activation, batch norm
+    or a container."""
+    X = np.random.default_rng(1).normal(size=(6, 3))
+    grads = {}
+    for input_grad in (True, False):
+        model = L.Sequential(FIRST_LAYERS[first](), L.Linear(3, 2, rng=0), L.Tanh())
+        model.forward(X)
+        out = model.backward(np.ones((6, 2)), input_grad=input_grad)
+        assert (out is None) == (not input_grad), f"input_grad={input_grad} returned {type(out)}"
+        grads[input_grad] = model.named_gradients()
+    for (k, a), (_, b) in zip(grads[True], grads[False], strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=k)
+    assert L.Sequential().backward(np.ones((2, 2)), input_grad=False) is None
+
+
+def test_one_builder_for_numpy_and_torch_with_and_without_batch_norm():
+    from coursekit.batchnorm import mlp_bn
+    from coursekit.models import mlp
+    from coursekit.torch_utils import mlp_torch
+
+    for bn in (False, True):
+        ours = mlp([5, 4, 4, 3], "tanh", batchnorm=bn, rng=3)
+        old = mlp_bn([5, 4, 4, 3], "tanh", batchnorm=bn, rng=3)
+        theirs = mlp([5, 4, 4, 3], "tanh", batchnorm=bn, backend="torch")
+        assert [type(m).__name__ for m in ours.layers] == [type(m).__name__ for m in theirs]
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+        for (ka, a), (kb, b) in zip(ours.state_dict().items(), old.state_dict().items()):
+            assert ka == kb
+            np.testing.assert_array_equal(a, b)
+    plain = mlp([5, 4, 3], output="softmax", rng=2)
+    for a, b in zip(plain.parameters(), L.MLP([5, 4, 3], output="softmax", rng=2).parameters()):
+        np.testing.assert_array_equal(a, b)
+    assert [type(m) for m in mlp_torch([5, 4, 3], output="softmax")] == [
+        type(m) for m in mlp([5, 4, 3], output="softmax", backend="torch")
+    ]
+    assert mlp([2, 2], backend="torch", dtype=torch.float32)[0].weight.dtype == torch.float32
+    with pytest.raises(ValueError, match="backend in"):
+        mlp([2, 2], backend="jax")
+    with pytest.raises(ValueError, match="rng must be None"):
+        mlp([2, 2], backend="torch", rng=0)

@@ -21,3 +21,27 @@ def test_ruff_check_is_clean():
 def test_ruff_format_is_clean():
     result = _ruff("format", "--check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+DOCS = [p for p in (ROOT / "coursekit").rglob("*.py") if "grading" not in p.parts]
+
+
+def test_docstrings_use_dollar_math_not_sphinx_math():
+    """One math dialect in docstrings: $...$ in raw strings (ruff's D301 checks the raw part)."""
+    offenders = [str(p.relative_to(ROOT)) for p in DOCS if ":math:" in p.read_text()]
+    assert not offenders, f"Sphinx :math: in {offenders}; write $...$ in a raw docstring"
+
+
+def test_no_comment_cites_what_a_reader_cannot_see():
+    """Comments and docstrings explain themselves: no 'seed 004', 'issue 2' or 'the issue'."""
+    import re
+
+    pattern = re.compile(r"\bseed 0\d\d\b|\bissue \d+|\bthe issue\b", re.IGNORECASE)
+    paths = [*(ROOT / "coursekit").rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in paths
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not offenders, f"references a reader of the repository cannot follow: {offenders}"

@@ -303,3 +303,57 @@ def test_ema_matches_torch_averaged_model():
         ema.update()
     theirs = avg.module.weight.detach().numpy().ravel()
     np.testing.assert_allclose(ema.averaged[0], theirs, rtol=1e-12, atol=1e-14)
+
+
+def test_plateau_schedule_gets_the_validation_loss_every_epoch():
+    """A schedule that monitors a metric is stepped once per epoch with the loss the loop
+    logged: the validation loss when there is validation data."""
+    from coursekit.optim import ReduceOnPlateau
+
+    class Recording(ReduceOnPlateau):
+        def __init__(self, optimizer):
+            super().__init__(optimizer, patience=0)
+            self.metrics = []
+
+        def step(self, metric=None):
+            self.metrics.append(metric)
+            super().step(metric)
+
+    X, y = digits_like()
+    model = MLP([5, 6, 3], rng=0)
+    opt = PlainSGD(model.parameters(), lr=0.2)
+    plateau = Recording(opt)
+    h = train_minibatch(
+        model, CrossEntropyLoss(), X[:40], y[:40], opt, epochs=4, batch_size=20,
+        X_val=X[40:], y_val=y[40:], schedule=plateau,
+    )  # fmt: skip
+    assert plateau.metrics == h["val_loss"][1:].tolist()
+    assert plateau.metrics != h["train_loss"][1:].tolist()
+    assert h["lr"].tolist()[1:] == plateau.lrs[:-1]  # each epoch ran at the lr set before it
+
+
+def test_schedule_of_the_wrong_type_is_named():
+    X, y = digits_like()
+    model = MLP([5, 6, 3], rng=0)
+    with pytest.raises(TypeError, match="expected schedule to be a coursekit Schedule"):
+        train_minibatch(
+            model, CrossEntropyLoss(), X, y, PlainSGD(model.parameters(), lr=0.1), schedule=0.1
+        )
+
+
+def test_batch_order_comes_from_the_course_seed_by_default(monkeypatch):
+    """rng=None is the course seed: the same batches as rng=COURSEKIT_SEED, and others
+    under another course seed."""
+    X, y = digits_like()
+
+    def run(**kw):
+        model = MLP([5, 6, 3], rng=0)
+        opt = PlainSGD(model.parameters(), lr=0.1)
+        return train_minibatch(model, CrossEntropyLoss(), X, y, opt, epochs=2, **kw)
+
+    monkeypatch.setenv("COURSEKIT_SEED", "3")
+    assert run()["train_loss"].tolist() == run(rng=3)["train_loss"].tolist()
+    assert run()["train_loss"].tolist() != run(rng=4)["train_loss"].tolist()
+    assert [i.tolist() for i in batches(10, 3)] == [i.tolist() for i in batches(10, 3, seed=3)]
+    with pytest.raises(TypeError, match="pass rng"):
+        list(batches(10, 3, rng=1, seed=1))

@@ -51,6 +51,10 @@ CONFIGS = [
     (Adam, torch.optim.Adam, {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
     (Adam, torch.optim.Adam, {"amsgrad": True, "lr": 0.01}),
     (Adam, torch.optim.Adam, {"amsgrad": True, "weight_decay": 0.01, "betas": (0.5, 0.9)}),
+    # maximize and weight decay are written once, in the optimiser base
+    (Adagrad, torch.optim.Adagrad, {"maximize": True, "weight_decay": 0.1, "lr": 0.1}),
+    (RMSprop, torch.optim.RMSprop, {"maximize": True, "momentum": 0.5, "weight_decay": 0.05}),
+    (Adam, torch.optim.Adam, {"maximize": True, "weight_decay": 0.1, "lr": 0.01}),
 ]
 IDS = [f"{ck.__name__}-{i}" for i, (ck, _, _) in enumerate(CONFIGS)]
 MLP_CASES = [0, 1, 2, 6, 7, 10]  # defaults and the most non-default setting of each

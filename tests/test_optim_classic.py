@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss
 from coursekit.optim import GD, SGD, Momentum, Nesterov, Newton, QuickProp, Rprop, RpropLecture
-from coursekit.optim.sgd import momentum_rate
+from coursekit.theory import momentum_rate
 
 from .torch_oracle import max_rel, to_torch
 
@@ -383,7 +383,7 @@ def test_rprop_lecture_backtracking_undoes_exactly_the_previous_step():
 
 
 def lecture_rprop_pseudocode(grad, w, delta, steps, alpha=1.2, beta=0.5, dmin=1e-6, dmax=50.0):
-    """Seed 000's 'Rprop (simplified)' loop, verbatim, for one scalar; returns the points visited."""
+    """The lecture's 'Rprop (simplified)' loop, verbatim, for one scalar; returns the points visited."""
     prevD = grad(w)
     dw = np.sign(prevD) * delta
     visited = []
@@ -486,3 +486,27 @@ def test_step_rejects_wrong_gradients():
         opt.step([np.zeros(2)])
     with pytest.raises(FloatingPointError, match="NaN/inf"):
         opt.step([np.array([0.0, np.nan, 1.0])])
+
+
+def test_momentum_rate_is_still_importable_from_optim_sgd():
+    from coursekit.optim import sgd
+
+    assert sgd.momentum_rate is momentum_rate  # kept for notebooks
+
+
+def test_lr_is_checked_whenever_it_changes():
+    """The base owns lr: a schedule or a notebook setting it to 0, a negative value or NaN
+    gets the same error as the constructor."""
+    opt = SGD([np.zeros(2)], lr=0.1)
+    opt.lr = 0.05
+    assert opt.lr == 0.05 and "lr=0.05" in repr(opt)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match=r"SGD lr: expected a value in \(0.0, inf\)"):
+            opt.lr = bad
+
+
+def test_a_nan_gradient_is_divergence():
+    from coursekit.errors import DivergenceError
+
+    with pytest.raises(DivergenceError, match="gradient 0 has NaN/inf entries"):
+        SGD([np.zeros(2)], lr=0.1).step([np.array([0.0, np.nan])])

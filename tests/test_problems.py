@@ -173,3 +173,15 @@ def test_steps_to_reach_counts_gd_steps_like_a_loop():
     assert steps_to_reach(path[:10], q.minimizer, 1e-3) is None
     with pytest.raises(ValueError, match=r"expected a trajectory of shape \(T\+1, d\)"):
         steps_to_reach(np.zeros(3), 0.0, 1e-3)
+
+
+def test_random_rotations_come_from_rng_and_none_is_the_course_seed(monkeypatch):
+    monkeypatch.setenv("COURSEKIT_SEED", "5")
+    default = Quadratic.with_condition(10.0, dim=3, rotate=True)
+    np.testing.assert_array_equal(default.A, Quadratic.with_condition(10.0, 3, True, rng=5).A)
+    old = Quadratic.from_spectrum([1.0, 2.0, 3.0], rotation="random", seed=2)  # the old name
+    new = Quadratic.from_spectrum([1.0, 2.0, 3.0], rotation="random", rng=2)
+    np.testing.assert_array_equal(old.A, new.A)
+    assert not np.array_equal(new.A, Quadratic.from_spectrum([1.0, 2.0, 3.0], "random", 3).A)
+    with pytest.raises(TypeError, match="pass rng"):
+        Quadratic.with_condition(10.0, rotate=True, rng=1, seed=1)

@@ -166,3 +166,18 @@ def test_exponential_decay_composes_with_manual_changes_like_torch():
         tsched.step()
         assert opt.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-12)
     assert opt.lr == pytest.approx(0.3 * 0.9**10, rel=1e-12)
+
+
+def test_every_schedule_steps_the_same_way():
+    """One protocol: step(metric). Schedules on a fixed curve ignore the metric;
+    ReduceOnPlateau needs it and says so when it is missing."""
+    for make in (InverseDecay, InverseSquareDecay, lambda o: ExponentialDecay(o, gamma=0.5)):
+        a, b = SGD([np.zeros(1)], lr=LR0), SGD([np.zeros(1)], lr=LR0)
+        sa, sb = make(a), make(b)
+        for k in range(5):
+            sa.step()
+            sb.step(10.0 * k)
+        assert sa.lrs == sb.lrs
+    plateau = ReduceOnPlateau(SGD([np.zeros(1)], lr=LR0))
+    with pytest.raises(ValueError, match="expected the monitored metric"):
+        plateau.step()

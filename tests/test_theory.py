@@ -24,7 +24,7 @@ def test_measured_gd_rate_at_optimal_lr_is_kappa_minus_one_over_kappa_plus_one(k
     theory_rate = theory.optimal_rate(kappa)
     steps = int(np.ceil(np.log(1e-12) / np.log(theory_rate)))  # error falls ~12 decades
     e = _errors(q, lr, np.ones(dim), steps)
-    # tolerance: 1% (relative), as the issue asks
+    # tolerance: 1% of the theoretical rate (relative)
     assert theory.measured_rate(e) == pytest.approx(theory_rate, rel=0.01)
 
 

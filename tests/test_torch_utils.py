@@ -153,3 +153,111 @@ def test_to_torch_copies_batchnorm_with_running_statistics():
         assert np.allclose(
             net(torch.from_numpy(X)).numpy(), model.forward(X), rtol=1e-12, atol=1e-14
         )
+
+
+# ----------------------------------------------------------------------------- devices
+# train_torch moves the module first, then builds the optimiser, so no optimiser state is
+# left on another device. Without CUDA, the 'meta' device stands in for a second device.
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 3)), rng.integers(0, 2, size=n)
+
+
+def test_an_optimiser_factory_is_built_on_the_moved_module():
+    """The factory sees the parameters already on the target device."""
+    X, y = _data()
+    net = tu.mlp_torch([3, 4, 2])
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def factory(params):
+        seen.extend(p.device.type for p in params)
+        raise Stop
+
+    with pytest.raises(Stop):
+        tu.train_torch(net, X, y, factory, epochs=1, dev="meta")
+    assert seen and set(seen) == {"meta"}
+
+
+def test_an_optimiser_factory_trains_like_an_optimiser_built_before():
+    X, y = _data()
+    a, b = tu.mlp_torch([3, 4, 2]), tu.mlp_torch([3, 4, 2])
+    b.load_state_dict(a.state_dict())
+    kw = {"epochs": 3, "batch_size": 8, "dev": "cpu", "rng": 1}
+    h_factory = tu.train_torch(a, X, y, optimizer=lambda p: torch.optim.Adagrad(p, lr=0.1), **kw)
+    h_built = tu.train_torch(b, X, y, torch.optim.Adagrad(b.parameters(), lr=0.1), **kw)
+    np.testing.assert_array_equal(h_factory["train_loss"], h_built["train_loss"])
+    assert h_factory["train_loss"][-1] < h_factory["train_loss"][0]
+
+
+def test_an_optimiser_with_state_on_another_device_is_refused():
+    """Adagrad creates its state when built: built on the CPU module, it cannot follow the
+    module to another device (CUDA in a lecture). Without CUDA: its state is put on the
+    'meta' device by hand, and the module trained on the CPU; and an Adagrad built on the
+    CPU module is refused when the module goes to 'meta'."""
+    X, y = _data()
+    net = tu.mlp_torch([3, 4, 2])
+    opt = torch.optim.Adagrad(net.parameters(), lr=0.1)
+    first = next(net.parameters())
+    opt.state[first]["sum"] = opt.state[first]["sum"].to("meta")
+    with pytest.raises(ValueError, match=r"state 'sum' is on meta but the module is on cpu.*fac"):
+        tu.train_torch(net, X, y, opt, epochs=1, dev="cpu")
+    net = tu.mlp_torch([3, 4, 2])
+    with pytest.raises(ValueError, match=r"pass a factory instead"):
+        tu.train_torch(net, X, y, torch.optim.Adagrad(net.parameters(), lr=0.1), dev="meta")
+
+
+def test_an_optimiser_of_other_parameters_is_refused():
+    X, y = _data()
+    net, other = tu.mlp_torch([3, 4, 2]), tu.mlp_torch([3, 4, 2])
+    with pytest.raises(
+        ValueError, match=r"not optimise exactly this module's parameters.*optimizer=lambda"
+    ):
+        tu.train_torch(net, X, y, torch.optim.SGD(other.parameters(), lr=0.1), dev="cpu")
+    with pytest.raises(ValueError, match="on part of it"):  # a subset is not enough
+        tu.train_torch(net, X, y, torch.optim.SGD(net[0].parameters(), lr=0.1), dev="cpu")
+    with pytest.raises(TypeError, match="factory returned"):
+        tu.train_torch(net, X, y, lambda params: None, dev="cpu")
+
+
+def test_rng_and_its_old_name_seed_give_the_same_run():
+    X, y = _data()
+    runs = []
+    for kw in ({"rng": 5}, {"seed": 5}):
+        net = tu.mlp_torch([3, 4, 2])
+        with torch.no_grad():
+            for p in net.parameters():
+                p.fill_(0.1)
+        h = tu.train_torch(net, X, y, lambda p: torch.optim.SGD(p, lr=0.1), dev="cpu", **kw)
+        runs.append(h["train_loss"].tolist())
+    assert runs[0] == runs[1]
+    with pytest.raises(TypeError, match="pass rng"):
+        tu.train_torch(net, X, y, lambda p: torch.optim.SGD(p, lr=0.1), rng=1, seed=1)
+
+
+def test_seed_everything_is_the_course_seed(monkeypatch):
+    from coursekit import seeding
+
+    monkeypatch.setenv("COURSEKIT_SEED", "7")
+    assert tu.seed_everything() == 7 == seeding.course_seed()
+    a = torch.rand(2)
+    seeding.seed(7)
+    assert torch.equal(a, torch.rand(2))
+
+
+def test_bce_accuracy_in_torch_thresholds_probabilities():
+    """The torch loop picks its metric from the loss as the numpy loops do."""
+    X, y = _data(40, seed=3)
+    y = (X[:, 0] > 0).astype(float)[:, None]
+    net = torch.nn.Sequential(torch.nn.Linear(3, 1, dtype=torch.float64), torch.nn.Sigmoid())
+    h = tu.train_torch(
+        net, X, y, lambda p: torch.optim.SGD(p, lr=1.0), epochs=30, batch_size=40,
+        loss_fn=torch.nn.BCELoss(), dev="cpu",
+    )  # fmt: skip
+    with torch.no_grad():
+        probs = net(torch.from_numpy(X)).numpy()
+    assert h.last("train_acc") == np.mean((probs > 0.5) == (y > 0.5)) > 0.9

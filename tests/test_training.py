@@ -106,3 +106,214 @@ def test_nan_in_the_data_is_an_input_error():
     X = np.array([[0.0, np.nan]])
     with pytest.raises(ValueError, match="train_full_batch X: expected finite values"):
         train_full_batch(L.MLP([2, 2]), Ls.MSELoss(), X, np.zeros((1, 2)), steps=1)
+
+
+# ----------------------------------------------------------------------------- one contract
+# The three loops (numpy full batch, numpy mini-batch, torch) share arguments, input
+# checks, the metric chosen from the loss, evaluation in eval mode and the divergence error.
+
+import torch  # noqa: E402
+
+from coursekit import torch_utils as tu  # noqa: E402
+from coursekit.errors import NonFiniteError  # noqa: E402
+from coursekit.minibatch import train_minibatch  # noqa: E402
+from coursekit.optim import GD  # noqa: E402
+from coursekit.training import check_data, default_metric, evaluate  # noqa: E402
+
+
+def test_three_loops_report_the_same_accuracy_on_digits_two_vs_rest_with_bce():
+    """BCELoss on sigmoid outputs: every loop thresholds the probabilities at 0.5.
+
+    Full-batch GD for 20 steps in each loop from the same weights (the mini-batch loops
+    with one batch of every sample, in order, so each step is the same sum): the same
+    weights give the same accuracy, exactly, and the same losses to 1e-10 (float64;
+    torch sums in another order). Thresholding the probabilities at 0, as the mini-batch
+    loop once did, predicts "2" for every image and scores about 0.10.
+    """
+    s = D.load_digits_binary(rng=0)
+    y, y_val = s.y_train[:, None], s.y_test[:, None]
+    n, epochs, lr = len(s.X_train), 20, 0.5
+    nets = [L.MLP([64, 8, 1], activation="tanh", output="sigmoid", rng=0) for _ in range(3)]
+    kw = {"X_val": s.X_test, "y_val": y_val}
+    h_full = train_full_batch(nets[0], Ls.BCELoss(), s.X_train, y, lr=lr, steps=epochs + 1, **kw)
+    h_mini = train_minibatch(
+        nets[1], Ls.BCELoss(), s.X_train, y, GD(nets[1].parameters(), lr=lr),
+        epochs=epochs, batch_size=n, rule="cyclic", **kw,
+    )  # fmt: skip
+    h_torch = tu.train_torch(
+        tu.to_torch(nets[2]), s.X_train, y, lambda p: torch.optim.SGD(p, lr=lr),
+        epochs=epochs, batch_size=n, rule="cyclic", loss_fn=torch.nn.BCELoss(), dev="cpu", **kw,
+    )  # fmt: skip
+    for key in ("train_acc", "val_acc"):
+        final = [h_full[key][-1], h_mini[key][-1], h_torch[key][-1]]
+        assert final[0] == final[1] == final[2], (key, final)
+        assert final[0] > 0.95, (key, final)  # all "not 2" would score ~0.90, all "2" ~0.10
+    for key in ("train_loss", "val_loss"):
+        np.testing.assert_allclose(h_mini[key][-1], h_full[key][-1], rtol=1e-10)
+        np.testing.assert_allclose(h_torch[key][-1], h_full[key][-1], rtol=1e-10)
+
+
+def test_default_metric_follows_the_loss_and_the_targets():
+    probs, labels = np.array([[0.2], [0.7], [0.6]]), np.array([[0.0], [1.0], [0.0]])
+    assert default_metric(Ls.BCELoss())(probs, labels) == pytest.approx(2 / 3)
+    assert default_metric(Ls.BCEWithLogitsLoss())(probs, labels) == pytest.approx(1 / 3)
+    scores = np.array([[2.0, 1.0], [0.0, 3.0]])
+    assert default_metric(Ls.CrossEntropyLoss())(scores, np.array([0, 1])) == 1.0
+    assert default_metric(Ls.CrossEntropyLoss())(scores, np.eye(2)) == 1.0  # one-hot targets
+    # MSE has no decision rule of its own: it is read from the targets
+    assert default_metric(Ls.MSELoss(), labels)(probs, labels) == pytest.approx(2 / 3)
+    assert default_metric(Ls.MSELoss(), 2 * labels - 1)(probs - 0.5, 2 * labels - 1) == 2 / 3
+    assert default_metric(Ls.MSELoss(), np.eye(2))(scores, np.eye(2)) == 1.0
+    assert default_metric(Ls.MSELoss(), np.array([[0.3], [1.7]])) is None  # regression
+
+
+def test_regression_targets_log_no_accuracy():
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    h = train_full_batch(L.MLP([3, 4, 2], rng=0), Ls.MSELoss(), X, Y, lr=0.1, steps=3)
+    assert h.keys() == ["step", "train_loss"]
+
+
+LOOPS = ["full_batch", "minibatch", "torch"]
+
+
+def _run(loop, model, loss, X, y, **kw):
+    """One short run of ``loop`` on a coursekit model (the torch loop on its copy)."""
+    if loop == "full_batch":
+        return train_full_batch(model, loss, X, y, lr=0.1, steps=2, **kw)
+    if loop == "minibatch":
+        return train_minibatch(model, loss, X, y, GD(model.parameters(), lr=0.1), epochs=1, **kw)
+    torch_loss = {Ls.CrossEntropyLoss: torch.nn.CrossEntropyLoss, Ls.MSELoss: torch.nn.MSELoss}
+    return tu.train_torch(
+        tu.to_torch(model), X, y, lambda p: torch.optim.SGD(p, lr=0.1), epochs=1,
+        loss_fn=torch_loss[type(loss)](), dev="cpu", **kw,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"X_val": np.zeros((3, 2))}, "expected X_val and y_val together, got only X_val"),
+        ({"X_val": np.zeros((3, 5)), "y_val": np.zeros(3, int)}, r"X_val: expected 2 features"),
+        ({"X_val": np.zeros((3, 2)), "y_val": np.zeros(4, int)}, r"y_val: expected 3 targets"),
+        ({"X_val": np.full((3, 2), np.nan), "y_val": np.zeros(3, int)}, "X_val: expected finite"),
+        ({"y": np.zeros(7, int)}, r"y: expected 40 targets"),
+        ({"X": np.full((40, 2), np.inf)}, r"X: expected finite values"),
+    ],
+    ids=["val-alone", "val-features", "val-length", "val-nan", "y-length", "x-inf"],
+)
+def test_every_loop_checks_its_inputs_the_same_way(loop, change, message):
+    X, y = D.make_blobs(n=40, rng=0)
+    args = {"X": X, "y": y, **change}
+    X, y = args.pop("X"), args.pop("y")
+    with pytest.raises(ValueError, match=f"train_{loop}"):
+        _run(loop, L.MLP([2, 3, 2], rng=0), Ls.CrossEntropyLoss(), X, y, **args)
+    with pytest.raises(ValueError, match=message):
+        _run(loop, L.MLP([2, 3, 2], rng=0), Ls.CrossEntropyLoss(), X, y, **args)
+
+
+def test_check_data_reports_non_finite_targets_with_their_type():
+    with pytest.raises(NonFiniteError, match="loop y: expected finite values"):
+        check_data(np.zeros((2, 1)), np.array([0.0, np.nan]), name="loop")
+
+
+class _ModeSpy(L.Identity):
+    """An identity layer that records (batch size, training mode) at every forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append((len(x), self.training))
+        return super().forward(x)
+
+
+class _TorchModeSpy(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append((len(x), self.training))
+        return x
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_every_loop_evaluates_in_eval_mode_and_trains_in_training_mode(loop):
+    """Validation (7 samples) and, in the mini-batch loops, the end-of-epoch evaluation of
+    the 40 training samples run in eval mode; the training batches (16, 16, 8 or all 40
+    in full batch) in training mode; the model is left in training mode."""
+    X, y = D.make_blobs(n=47, rng=1)
+    spy = _ModeSpy()
+    model = L.Sequential(L.Linear(2, 2, rng=0), spy)
+    kw = {"X_val": X[40:], "y_val": y[40:]}
+    if loop == "torch":
+        net = torch.nn.Sequential(torch.nn.Linear(2, 2, dtype=torch.float64), _TorchModeSpy())
+        tu.train_torch(
+            net, X[:40], y[:40], lambda p: torch.optim.SGD(p, lr=0.1), epochs=1,
+            batch_size=16, dev="cpu", **kw,
+        )  # fmt: skip
+        seen, final = net[1].seen, net.training
+    else:
+        if loop == "full_batch":
+            train_full_batch(model, Ls.CrossEntropyLoss(), X[:40], y[:40], steps=2, **kw)
+        else:
+            opt = GD(model.parameters(), lr=0.1)
+            train_minibatch(
+                model, Ls.CrossEntropyLoss(), X[:40], y[:40], opt, epochs=1, batch_size=16, **kw
+            )
+        seen, final = spy.seen, model.training
+    evals = {n for n, training in seen if not training}
+    trains = {n for n, training in seen if training}
+    assert 7 in evals and 7 not in trains
+    assert trains == ({40} if loop == "full_batch" else {16, 8})
+    if loop != "full_batch":  # full batch logs the loss of its own (training-mode) step
+        assert 40 in evals
+    assert final
+
+
+def test_evaluate_restores_the_mode_it_found():
+    model = L.MLP([2, 2], rng=0).eval()
+    evaluate(model, Ls.CrossEntropyLoss(), np.zeros((3, 2)), np.zeros(3, int))
+    assert not model.training
+    model.train()
+    evaluate(model, Ls.CrossEntropyLoss(), np.zeros((3, 2)), np.zeros(3, int))
+    assert model.training
+
+
+class _Raises(L.Identity):
+    """A layer that raises a given error in forward once ``armed``."""
+
+    def __init__(self, error):
+        super().__init__()
+        self.error, self.armed = error, False
+
+    def forward(self, x):
+        if self.armed:
+            raise self.error
+        self.armed = True
+        return super().forward(x)
+
+
+def test_divergence_is_recognised_by_the_error_type_not_its_message():
+    """A NonFiniteError, whatever its text, is divergence; another ValueError that merely
+    says "finite" is a bug to report, not a divergence to swallow."""
+    X, y = D.make_blobs(n=20, rng=0)
+
+    def run(error):
+        model = L.Sequential(L.Linear(2, 2, rng=0), _Raises(error))
+        return train_full_batch(model, Ls.CrossEntropyLoss(), X, y, steps=3)
+
+    with pytest.raises(DivergenceError, match=r"at step 1"):
+        run(NonFiniteError("activations overflowed"))
+    with pytest.raises(ValueError, match="expected finite values") as info:
+        run(ValueError("expected finite values in my own check"))
+    assert not isinstance(info.value, DivergenceError)
+
+
+def test_arguments_after_the_data_are_keyword_only():
+    X, y = D.make_blobs(n=20, rng=0)
+    with pytest.raises(TypeError):
+        train_full_batch(L.MLP([2, 2]), Ls.CrossEntropyLoss(), X, y, 0.1)  # lr by position

@@ -1,4 +1,4 @@
-"""QuickProp (Fahlman 1988): Newton's method per coordinate with a secant second derivative."""
+r"""QuickProp (Fahlman 1988): Newton's method per coordinate with a secant second derivative."""
 
 from __future__ import annotations
 
@@ -14,28 +14,30 @@ class QuickProp(Optimizer):
     r"""Per-coordinate Newton steps with the curvature estimated from the last two gradients.
 
     Each coordinate is treated as a 1-D problem and its second derivative is replaced by
-    the finite difference (secant) :math:`c_t = (g_t - g_{t-1}) / \Delta w_{t-1}`, so the
-    Newton step :math:`-g_t / c_t` becomes
+    the finite difference (secant) $c_t = (g_t - g_{t-1}) / \Delta w_{t-1}$, so the
+    Newton step $-g_t / c_t$ becomes
+    $\Delta w_t = \Delta w_{t-1}\, g_t / (g_{t-1} - g_t)$. On a 1-D quadratic the secant is
+    the exact curvature, so one such step lands on the minimum.
 
-    .. math::
-        \Delta w_t = \Delta w_{t-1}\, \frac{g_t}{g_{t-1} - g_t}, \qquad
-        w \leftarrow w + \Delta w_t .
+    Algorithm, for each coordinate of each parameter $w$::
 
-    On a 1-D quadratic the secant is the exact curvature, so one such step lands on the
-    minimum. Safeguards (after Fahlman 1988), per coordinate:
+        input: lr (eta), max_growth (mu = 1.75)
+        g_0 = 0 (state "prev_grad"), dw_0 = 0 ("prev_step")
+        for t = 1, 2, ...:
+            if dw_{t-1} != 0 and (g_{t-1} - g_t) * dw_{t-1} < 0:   # secant curvature c_t > 0
+                dw_t = clip(g_t / (g_{t-1} - g_t), -mu, mu) * dw_{t-1}
+            else:                                                  # first step, or c_t <= 0
+                dw_t = -eta * g_t
+            w_t = w_{t-1} + dw_t
 
-    * **gradient step** :math:`\Delta w_t = -\eta\, g_t` (:math:`\eta` = ``lr``) on the
-      first step, where the previous step was zero, and where the secant is unusable:
-      :math:`c_t \le 0` (a flat or concave fit, whose "Newton step" would go to a maximum;
-      this includes :math:`g_t = g_{t-1}`);
-    * **maximum growth**: the ratio :math:`g_t / (g_{t-1} - g_t)` is clipped to
-      :math:`[-\mu, \mu]` (``max_growth``, Fahlman's 1.75), so
-      :math:`|\Delta w_t| \le \mu |\Delta w_{t-1}|`.
+    The safeguards follow Fahlman 1988: a gradient step where the previous step was zero
+    or the secant is unusable ($c_t \le 0$: a flat or concave fit, whose "Newton step"
+    would go to a maximum; this includes $g_t = g_{t-1}$), and the **maximum growth**
+    $|\Delta w_t| \le \mu |\Delta w_{t-1}|$.
 
     Choices that differ from Fahlman's paper: a concave secant gives a gradient step (he
-    takes the maximal step :math:`\mu \Delta w_{t-1}`), and no gradient term
-    :math:`-\eta g_t` is added to secant steps (it would spoil the one-step property on
-    quadratics). ``opt.state[i]`` holds ``"prev_grad"`` and ``"prev_step"``.
+    takes the maximal step $\mu \Delta w_{t-1}$), and no gradient term $-\eta g_t$ is
+    added to secant steps (it would spoil the one-step property on quadratics).
     """
 
     def __init__(self, params, lr: float = 1e-2, max_growth: float = 1.75):

@@ -1,4 +1,4 @@
-"""Resilient propagation: per-coordinate steps driven by the *sign* of the gradient.
+r"""Resilient propagation: per-coordinate steps driven by the *sign* of the gradient.
 
 Each coordinate keeps its own step size ``Delta``, grown by ``etas[1]`` (the lecture's
 alpha = 1.2) while the gradient keeps its sign and shrunk by ``etas[0]`` (beta = 0.5)
@@ -37,25 +37,25 @@ def _check_rprop(name, etas, step_sizes):
 class Rprop(Optimizer):
     r"""``torch.optim.Rprop``: same arguments, defaults and update, in float64 numpy.
 
-    Per coordinate, with :math:`g_{t-1}` the gradient *stored* at the previous step
-    (zero before the first step) and :math:`\Delta_0` = ``lr``:
+    Algorithm, for each coordinate of each parameter $w$ (products and signs per
+    coordinate)::
 
-    .. math::
-        \Delta_t = \mathrm{clip}\big(\Delta_{t-1} \cdot
-            \{\eta^+ \text{ if } g_t g_{t-1} > 0;\ \eta^- \text{ if } g_t g_{t-1} < 0;\
-            1 \text{ otherwise}\},\ \Delta_{\min}, \Delta_{\max}\big) \\
-        g_t \leftarrow 0 \text{ where } g_t g_{t-1} < 0, \qquad
-        w \leftarrow w - \mathrm{sign}(g_t)\, \Delta_t, \qquad \text{store } g_t
+        input: lr (Delta_0), etas (eta-, eta+), step_sizes (Delta_min, Delta_max), maximize
+        g_0 = 0 (state "prev"), Delta = Delta_0 (state "step_size")
+        for t = 1, 2, ...:
+            if maximize:            g_t = -g_t
+            if g_t * g_{t-1} > 0:   Delta = min(Delta * eta+, Delta_max)
+            if g_t * g_{t-1} < 0:   Delta = max(Delta * eta-, Delta_min);  g_t = 0
+            w_t = w_{t-1} - sign(g_t) * Delta
+            store g_t as g_{t-1}
 
-    with ``etas = (eta-, eta+)`` and ``step_sizes = (Delta_min, Delta_max)``. On a sign
-    change the coordinate does not move and its stored gradient is zero, so the next step
-    neither grows nor shrinks. Unlike the lecture's Rprop (:class:`RpropLecture`) the
-    step that overshot is *not* undone. ``opt.state[i]`` holds ``"prev"`` (stored
-    gradient) and ``"step_size"`` (:math:`\Delta`), PyTorch's names. ``maximize`` flips
-    the gradient's sign. As in PyTorch, ``lr`` only sets the initial step sizes: changing
-    it (e.g. by a schedule) after the first step has no effect. Validation as PyTorch's
-    (``0 < etas[0] < 1 < etas[1]``) plus ``0 <= step_sizes[0] <= step_sizes[1]`` and
-    ``lr > 0``.
+    On a sign change the coordinate does not move and its stored gradient is zero, so the
+    next step neither grows nor shrinks. Unlike the lecture's Rprop
+    (:class:`RpropLecture`) the step that overshot is *not* undone. ``opt.state[i]``
+    holds ``"prev"`` and ``"step_size"``, PyTorch's names. As in PyTorch, ``lr`` only sets
+    the initial step sizes: changing it (e.g. by a schedule) after the first step has no
+    effect. Validation as PyTorch's (``0 < etas[0] < 1 < etas[1]``) plus
+    ``0 <= step_sizes[0] <= step_sizes[1]`` and ``lr > 0``.
     """
 
     def __init__(
@@ -66,12 +66,10 @@ class Rprop(Optimizer):
         step_sizes=(1e-6, 50.0),
         maximize: bool = False,
     ):
-        super().__init__(params, lr)
+        super().__init__(params, lr, maximize=maximize)
         self.etas, self.step_sizes = _check_rprop("Rprop", etas, step_sizes)
-        self.maximize = bool(maximize)
 
     def _update(self, i, p, g, state):
-        g = -g if self.maximize else g
         if not state:
             state["prev"] = np.zeros_like(p)
             state["step_size"] = np.full_like(p, self.lr)
@@ -87,19 +85,20 @@ class Rprop(Optimizer):
 class RpropLecture(Optimizer):
     r"""The lecture's Rprop with weight backtracking (Riedmiller & Braun 1993, "Rprop+").
 
-    Per coordinate, with :math:`\Delta_0` = ``lr``, ``etas = (beta, alpha) = (0.5, 1.2)``
-    and :math:`g_{t-1}` the remembered gradient (zero before the first step):
+    Algorithm, for each coordinate of each parameter $w$::
 
-    * same sign, :math:`g_t g_{t-1} > 0`: grow :math:`\Delta \leftarrow \min(\alpha\Delta,
-      \Delta_{\max})`, step :math:`\delta w = -\mathrm{sign}(g_t)\Delta`, remember
-      :math:`g_t`;
-    * sign change, :math:`g_t g_{t-1} < 0` (the last step jumped over a minimum): **undo
-      it**, :math:`\delta w = -\delta w_{t-1}`, shrink :math:`\Delta \leftarrow
-      \max(\beta\Delta, \Delta_{\min})` and remember :math:`0` instead of :math:`g_t`, so
-      the next step neither grows nor shrinks;
-    * otherwise (first step, after a backtrack, or a zero gradient): step
-      :math:`\delta w = -\mathrm{sign}(g_t)\Delta` with :math:`\Delta` unchanged,
-      remember :math:`g_t`.
+        input: lr (Delta_0), etas (beta, alpha) = (0.5, 1.2), step_sizes (Delta_min, Delta_max)
+        g_0 = 0 (state "prev"), Delta = Delta_0 ("step_size"), dw = 0 ("delta")
+        for t = 1, 2, ...:
+            if g_t * g_{t-1} > 0:            # same sign: grow and step
+                Delta = min(alpha * Delta, Delta_max);  dw = -sign(g_t) * Delta;  store g_t
+            elif g_t * g_{t-1} < 0:          # the last step jumped over a minimum: undo it
+                Delta = max(beta * Delta, Delta_min);   dw = -dw;  store 0
+            else:                            # first step, after a backtrack, or g_t = 0
+                dw = -sign(g_t) * Delta;  store g_t
+            w_t = w_{t-1} + dw
+
+    Storing 0 after a backtrack makes the next step neither grow nor shrink.
 
     How this maps onto the lecture's pseudo-code: there, one iteration that sees a sign
     change moves back *and* takes the shrunk step forward in the direction of the old
@@ -135,7 +134,7 @@ class RpropLecture(Optimizer):
 class RpropSlide(Optimizer):
     r"""The slide's "Rprop (simplified)" loop, literally, one gradient evaluation per step.
 
-    The slide keeps, per coordinate, a signed step :math:`\Delta w` and the derivative
+    The slide keeps, per coordinate, a signed step $\Delta w$ and the derivative
     ``prevD`` seen at the last point that was *kept*::
 
         first call:   prevD = D(w);  dw = sign(prevD) * Delta_0;  w = w - dw
@@ -153,12 +152,12 @@ class RpropSlide(Optimizer):
     dimensions the other coordinates move in the meantime, and the derivative at the
     restored point may have changed sign: the coordinate should turn round, but every
     move in the old direction meets a "sign change" against the stale ``prevD``, returns
-    and halves its step, until the step sits at :math:`\Delta_{min}` and the coordinate
+    and halves its step, until the step sits at $\Delta_{min}$ and the coordinate
     is frozen. On a rotated quadratic both coordinates freeze away from the minimum.
     :class:`RpropLecture` avoids this by reading the gradient at the restored point.
 
     ``opt.state[i]`` holds ``"prev"`` (prevD), ``"delta"`` (the signed ``dw``) and
-    ``"step_size"`` (:math:`|\Delta w|`). Arguments as :class:`RpropLecture`.
+    ``"step_size"`` ($|\Delta w|$). Arguments as :class:`RpropLecture`.
     """
 
     def __init__(self, params, lr: float = 1e-2, etas=(0.5, 1.2), step_sizes=(1e-6, 50.0)):

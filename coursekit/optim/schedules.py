@@ -1,4 +1,4 @@
-"""Learning-rate schedules: they set ``optimizer.lr`` between steps, like PyTorch's schedulers.
+r"""Learning-rate schedules: they set ``optimizer.lr`` between steps, like PyTorch's schedulers.
 
 Usage, as in ``torch.optim.lr_scheduler``: build the schedule on an optimiser, then call
 ``schedule.step()`` once per epoch *after* ``optimizer.step(...)``::
@@ -10,8 +10,13 @@ Usage, as in ``torch.optim.lr_scheduler``: build the schedule on an optimiser, t
         sched.step()
 
 ``sched.last_epoch`` counts calls to ``step`` (``k`` below), ``sched.base_lr`` is the
-optimiser's ``lr`` when the schedule was built (:math:`\\eta_0`), and ``sched.lrs`` lists
-every learning rate the schedule has set, starting with :math:`\\eta_0`, for plotting.
+optimiser's ``lr`` when the schedule was built ($\eta_0$), and ``sched.lrs`` lists
+every learning rate the schedule has set, starting with $\eta_0$, for plotting.
+
+One protocol for every schedule: ``step(metric=None)`` once per epoch. A schedule that
+monitors a metric (:class:`ReduceOnPlateau`) needs it; the others ignore it, so a
+training loop calls every schedule the same way,
+``schedule.step(validation_loss)`` (:func:`coursekit.minibatch.train_minibatch` does).
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ class Schedule:
         self.last_epoch = 0
         self.lrs = [self.base_lr]
 
-    def step(self) -> None:
-        """Advance one epoch and set ``optimizer.lr``."""
+    def step(self, metric: float | None = None) -> None:
+        """Advance one epoch and set ``optimizer.lr``; ``metric`` (the monitored loss) is
+        ignored by schedules that follow a fixed curve."""
         self.last_epoch += 1
         self._set(self._next_lr())
 
@@ -58,7 +64,7 @@ class Schedule:
 
 
 class InverseDecay(Schedule):
-    r""":math:`\eta_k = \eta_0 / (k + 1)` (the lecture's "linear decay").
+    r"""$\eta_k = \eta_0 / (k + 1)$ (the lecture's "linear decay").
 
     Same as ``LambdaLR(opt, lambda k: 1 / (k + 1))``. The steps sum to infinity (the
     harmonic series) while their squares do not: the classic Robbins-Monro condition.
@@ -69,10 +75,10 @@ class InverseDecay(Schedule):
 
 
 class InverseSquareDecay(Schedule):
-    r""":math:`\eta_k = \eta_0 / (k + 1)^2` (the lecture's "quadratic decay").
+    r"""$\eta_k = \eta_0 / (k + 1)^2$ (the lecture's "quadratic decay").
 
     Same as ``LambdaLR(opt, lambda k: 1 / (k + 1) ** 2)``. The steps sum to
-    :math:`\eta_0 \pi^2 / 6`, so the iterates can travel only a bounded distance: decays
+    $\eta_0 \pi^2 / 6$, so the iterates can travel only a bounded distance: decays
     this fast can stop short of the minimum.
     """
 
@@ -81,9 +87,9 @@ class InverseSquareDecay(Schedule):
 
 
 class ExponentialDecay(Schedule):
-    r""":math:`\eta_k = \eta_0 \gamma^k`, ``torch.optim.lr_scheduler.ExponentialLR``.
+    r"""$\eta_k = \eta_0 \gamma^k$, ``torch.optim.lr_scheduler.ExponentialLR``.
 
-    The lecture writes :math:`\eta_0 e^{-\beta k}`, i.e. :math:`\gamma = e^{-\beta}`. As in
+    The lecture writes $\eta_0 e^{-\beta k}$, i.e. $\gamma = e^{-\beta}$. As in
     PyTorch the update is multiplicative (``lr <- gamma * lr`` each epoch), so it composes
     with other changes of ``optimizer.lr``. ``gamma`` must lie in ``(0, 1]``.
     """
@@ -108,7 +114,7 @@ class ReduceOnPlateau(Schedule):
       ``metric < best - threshold`` (``"abs"``); ``mode="max"``: the mirror image.
 
     After more than ``patience`` epochs without improvement,
-    :math:`\eta \leftarrow \max(\text{factor}\cdot\eta, \text{min\_lr})` (skipped when the
+    $\eta \leftarrow \max(\text{factor}\cdot\eta, \text{min\_lr})$ (skipped when the
     change is below ``eps``), the bad-epoch count restarts, and the next ``cooldown``
     epochs are not counted. This is the lecture's "train with a fixed rate until the loss
     stagnates, then multiply it by alpha < 1" rule. State: ``best``, ``num_bad_epochs``,
@@ -151,8 +157,13 @@ class ReduceOnPlateau(Schedule):
             return sign * a < sign * self.best * (1 - sign * self.threshold)
         return sign * a < sign * self.best - self.threshold
 
-    def step(self, metric: float) -> None:  # noqa: D401 - PyTorch's signature
-        """Record this epoch's ``metric`` and cut ``optimizer.lr`` if it has plateaued."""
+    def step(self, metric: float | None = None) -> None:
+        """Record this epoch's ``metric`` (required) and cut ``optimizer.lr`` if it has plateaued."""
+        if metric is None:
+            raise ValueError(
+                "ReduceOnPlateau.step: expected the monitored metric (e.g. the validation "
+                "loss), got None"
+            )
         current = float(metric)
         if not math.isfinite(current):
             raise ValueError(f"ReduceOnPlateau.step: expected a finite metric, got {current}")

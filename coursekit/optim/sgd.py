@@ -1,6 +1,6 @@
-"""Gradient descent with and without momentum: PyTorch's ``SGD`` and the lecture's forms.
+r"""Gradient descent with and without momentum: PyTorch's ``SGD`` and the lecture's forms.
 
-Two conventions for the same heavy-ball method (``g = grad L(w)``):
+Two conventions for the same heavy-ball method ($g = \nabla L(w)$):
 
 * PyTorch (:class:`SGD`) keeps a *gradient* buffer and scales it by the current ``lr``::
 
@@ -15,6 +15,7 @@ Two conventions for the same heavy-ball method (``g = grad L(w)``):
 With a constant ``lr``, ``mu = beta`` and no dampening the iterates are identical and
 ``dW = -lr * b``. They differ only when ``lr`` changes during training: PyTorch rescales
 all past gradients by the new ``lr``, the lecture's form keeps the steps already taken.
+The rate theory of both forms on a quadratic is :func:`coursekit.theory.momentum_rate`.
 """
 
 from __future__ import annotations
@@ -22,40 +23,55 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import in_range
+from ..theory import momentum_rate  # kept for notebooks (moved to theory); will be removed
 from .base import Optimizer
 
 __all__ = ["GD", "SGD", "Momentum", "Nesterov", "momentum_rate"]
 
 
 class GD(Optimizer):
-    r"""Plain gradient descent, :math:`w \leftarrow w - \eta\, g`.
+    r"""Plain gradient descent, $w \leftarrow w - \eta\, g$.
 
-    ``params``: list of float arrays of any shape (updated in place); ``lr``: :math:`\eta > 0`.
+    Algorithm, for each parameter $w$ with gradient $g_t$ at step $t = 1, 2, \dots$::
+
+        input: lr (eta > 0)
+        for t = 1, 2, ...:
+            w_t = w_{t-1} - eta * g_t
+
+    ``params``: list of float arrays of any shape (updated in place).
     Stateless: ``opt.state[i]`` stays empty.
     """
 
-    def _update(self, i, p, g, state):
-        p -= self.lr * g
+    def _direction(self, i, p, g, state):
+        return g
 
 
 class SGD(Optimizer):
     r"""``torch.optim.SGD``: same arguments, defaults and update, in float64 numpy.
 
-    .. math::
-        g &\leftarrow \pm\nabla L(w) + \lambda w \\
-        b &\leftarrow \mu b + (1 - \tau) g \quad (b \leftarrow g \text{ on the first step}) \\
-        g &\leftarrow g + \mu b \text{ if nesterov else } b \\
-        w &\leftarrow w - \eta g
+    Algorithm, for each parameter $w$ with gradient $g_t$ at step $t = 1, 2, \dots$::
 
-    with :math:`\eta` = ``lr``, :math:`\mu` = ``momentum``, :math:`\tau` = ``dampening``,
-    :math:`\lambda` = ``weight_decay`` (an L2 penalty added to the gradient) and the sign
-    flipped when ``maximize``. With ``momentum == 0`` there is no buffer and this is plain
-    gradient descent. ``opt.state[i]["momentum_buffer"]`` is ``b``.
+        input: lr (eta), momentum (mu), dampening (tau), weight_decay (lambda),
+               nesterov, maximize
+        for t = 1, 2, ...:
+            if maximize:       g_t = -g_t
+            if lambda != 0:    g_t = g_t + lambda * w_{t-1}
+            if mu != 0:
+                if t > 1:      b_t = mu * b_{t-1} + (1 - tau) * g_t
+                else:          b_t = g_t
+                if nesterov:   g_t = g_t + mu * b_t
+                else:          g_t = b_t
+            w_t = w_{t-1} - eta * g_t
 
-    Note on conventions: this is PyTorch's ``v = mu v + g; w -= lr v``. Sutskever's form
-    ``v = mu v - lr g; w += v`` (the lecture's, :class:`Momentum`) gives the same iterates
-    for a constant ``lr`` with ``v = -lr b``. With ``nesterov=True`` the parameters hold
-    the *look-ahead* point of the lecture's Nesterov method (see :class:`Nesterov`).
+    ``opt.state[i]["momentum_buffer"]`` is $b$. With ``momentum == 0`` there is no
+    buffer and this is plain gradient descent; ``weight_decay`` is an L2 penalty added to
+    the gradient.
+
+    Conventions: this is PyTorch's $b \leftarrow \mu b + g$, $w \leftarrow w - \eta b$.
+    Sutskever's form $v \leftarrow \mu v - \eta g$, $w \leftarrow w + v$ (the lecture's,
+    :class:`Momentum`) gives the same iterates for a constant ``lr`` with $v = -\eta b$.
+    With ``nesterov=True`` the parameters hold the *look-ahead* point of the lecture's
+    Nesterov method (see :class:`Nesterov`).
 
     Validation follows PyTorch (``momentum >= 0``, ``weight_decay >= 0``, Nesterov needs
     ``momentum > 0`` and ``dampening == 0``) with two differences: ``lr`` must be ``> 0``
@@ -72,43 +88,45 @@ class SGD(Optimizer):
         nesterov: bool = False,
         maximize: bool = False,
     ):
-        super().__init__(params, lr)
+        super().__init__(params, lr, weight_decay=weight_decay, maximize=maximize)
         self.momentum = in_range(float(momentum), "SGD momentum", low=0.0)
         self.dampening = in_range(float(dampening), "SGD dampening", low=0.0, high=1.0)
-        self.weight_decay = in_range(float(weight_decay), "SGD weight_decay", low=0.0)
         if nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(
                 "SGD: Nesterov momentum requires momentum > 0 and dampening == 0, "
                 f"got momentum={self.momentum}, dampening={self.dampening}"
             )
         self.nesterov = bool(nesterov)
-        self.maximize = bool(maximize)
 
-    def _update(self, i, p, g, state):
-        g = -g if self.maximize else g
-        if self.weight_decay != 0:
-            g = g + self.weight_decay * p
-        if self.momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
-            else:
-                buf *= self.momentum
-                buf += (1 - self.dampening) * g
-            g = g + self.momentum * buf if self.nesterov else buf
-        p -= self.lr * g
+    def _direction(self, i, p, g, state):
+        if self.momentum == 0:
+            return g
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
+        else:
+            buf *= self.momentum
+            buf += (1 - self.dampening) * g
+        return g + self.momentum * buf if self.nesterov else buf
 
 
 class Momentum(Optimizer):
     r"""Momentum in the lecture's form: a running average of past *steps*.
 
-    .. math::
-        \Delta W^{(k)} = \beta\, \Delta W^{(k-1)} - \eta\, \nabla L(W^{(k-1)}), \qquad
-        W^{(k)} = W^{(k-1)} + \Delta W^{(k)}, \qquad \Delta W^{(0)} = 0.
+    $$\Delta W^{(k)} = \beta\, \Delta W^{(k-1)} - \eta\, \nabla L(W^{(k-1)}), \qquad
+    W^{(k)} = W^{(k-1)} + \Delta W^{(k)}, \qquad \Delta W^{(0)} = 0.$$
 
-    ``opt.state[i]["dW"]`` is the last step :math:`\Delta W`. On a constant gradient the
-    step tends to :math:`-\eta g / (1 - \beta)`: momentum multiplies the learning rate by
-    :math:`1/(1-\beta)` along directions where the gradient keeps its sign.
+    Algorithm, for each parameter $W$ with gradient $g_k$ at step $k = 1, 2, \dots$::
+
+        input: lr (eta), beta
+        dW_0 = 0
+        for k = 1, 2, ...:
+            dW_k = beta * dW_{k-1} - eta * g_k
+            W_k  = W_{k-1} + dW_k
+
+    ``opt.state[i]["dW"]`` is the last step $\Delta W$. On a constant gradient the
+    step tends to $-\eta g / (1 - \beta)$: momentum multiplies the learning rate by
+    $1/(1-\beta)$ along directions where the gradient keeps its sign.
 
     Equals ``SGD(params, lr, momentum=beta)`` step for step while ``lr`` is constant
     (``dW = -lr * momentum_buffer``); after a change of ``lr`` this form keeps the steps
@@ -133,13 +151,12 @@ class Momentum(Optimizer):
 class Nesterov(Momentum):
     r"""Nesterov's accelerated gradient in the lecture's form: the gradient at the look-ahead.
 
-    .. math::
-        \Delta W^{(k)} = \beta\, \Delta W^{(k-1)}
-            - \eta\, \nabla L\big(W^{(k-1)} + \beta\, \Delta W^{(k-1)}\big), \qquad
-        W^{(k)} = W^{(k-1)} + \Delta W^{(k)}.
+    $$\Delta W^{(k)} = \beta\, \Delta W^{(k-1)}
+        - \eta\, \nabla L\big(W^{(k-1)} + \beta\, \Delta W^{(k-1)}\big), \qquad
+    W^{(k)} = W^{(k-1)} + \Delta W^{(k)}.$$
 
-    The gradient is needed at the look-ahead point :math:`W + \beta\,\Delta W`, not at
-    :math:`W`. As in the lecture's training loop ("first extend the previous step, then
+    The gradient is needed at the look-ahead point $W + \beta\,\Delta W$, not at
+    $W$. As in the lecture's training loop ("first extend the previous step, then
     compute the gradient there"), the parameter arrays you hand in are kept **at the
     look-ahead point** between steps, so ``opt.step(grads)`` takes the gradient at the
     parameters as every optimiser does, on a quadratic and on an MLP alike. One step is::
@@ -149,7 +166,7 @@ class Nesterov(Momentum):
         W  = W + dW
         params = W + beta * dW           # extend the new step: the next look-ahead
 
-    :meth:`weights` returns the lecture's iterates :math:`W^{(k)}`. The parameters follow
+    :meth:`weights` returns the lecture's iterates $W^{(k)}$. The parameters follow
     exactly the iterates of ``SGD(params, lr, momentum=beta, nesterov=True)`` (PyTorch's
     Nesterov is this method written in the look-ahead variable); the tests check both
     identities against the literal formula above.
@@ -170,33 +187,3 @@ class Nesterov(Momentum):
             p - self.beta * s["dW"] if "dW" in s else p.copy()
             for p, s in zip(self.params, self.state, strict=True)
         ]
-
-
-def momentum_rate(eigenvalues, lr: float, beta: float, nesterov: bool = False) -> float:
-    r"""Asymptotic contraction factor of :class:`Momentum` / :class:`Nesterov` on a quadratic.
-
-    On :math:`E = \tfrac12 w^\top A w - b^\top w` each eigen-direction of ``A``
-    (eigenvalue :math:`\lambda`) evolves on its own: the error :math:`z` and the step
-    :math:`\Delta` follow :math:`(z, \Delta) \leftarrow M (z, \Delta)` with, for
-    :math:`a = 1 - \eta\lambda`,
-
-    .. math::
-        M_{\text{momentum}} = \begin{pmatrix} a & \beta \\ -\eta\lambda & \beta \end{pmatrix},
-        \qquad
-        M_{\text{Nesterov}} = \begin{pmatrix} a & \beta a \\ -\eta\lambda & \beta a \end{pmatrix}.
-
-    The error shrinks asymptotically by the largest spectral radius of :math:`M` over the
-    eigenvalues, which this returns (``>= 1``: no convergence). ``beta = 0`` gives plain
-    GD's :math:`\max_i |1 - \eta\lambda_i|`; Polyak's optimal momentum gives
-    :math:`(\sqrt\kappa - 1)/(\sqrt\kappa + 1)`, Nesterov with :math:`\eta = 1/\lambda_{max}`,
-    :math:`\beta = (\sqrt\kappa - 1)/(\sqrt\kappa + 1)` gives :math:`1 - 1/\sqrt\kappa`.
-    Where :math:`M` has a repeated eigenvalue the error behaves like :math:`k\rho^k`, so a
-    rate measured over a finite run comes out slightly larger.
-    """
-    lam = np.asarray(eigenvalues, dtype=float).reshape(-1)
-    if lam.size == 0 or not np.all(np.isfinite(lam)):
-        raise ValueError(f"momentum_rate: expected finite eigenvalues, got {lam}")
-    a = 1 - lr * lam
-    c = beta * a if nesterov else np.full_like(lam, beta)
-    M = np.stack([np.stack([a, c], -1), np.stack([-lr * lam, c], -1)], -2)  # (d, 2, 2)
-    return float(np.abs(np.linalg.eigvals(M)).max())

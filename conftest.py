@@ -1,4 +1,7 @@
-"""Shared pytest set-up.
+"""Shared pytest set-up, for every test path: tests/, lectures/ and assignments/.
+
+It sits at the repository root so that `pytest lectures/NN.ipynb` run alone loads it too
+(a conftest inside tests/ would apply only to tests/).
 
 pytest-xdist runs one worker per core, and every notebook kernel a worker starts
 (nbval, the grader, JupyterLab in the browser test) inherits this process's environment.
