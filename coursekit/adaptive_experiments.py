@@ -81,7 +81,7 @@ def run_grid(problem, optimizer, lrs, starts, steps: int, tol=None, record_every
     if tol is not None:
         in_range(float(tol), "run_grid tol", low=0.0, low_open=True)
         hit[np.linalg.norm(W - target, axis=1) < tol] = 0
-    path = [W.copy()] if record_every else None
+    path: list[np.ndarray] = [W.copy()]
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(1, int(steps) + 1):
             g = problem.grad(W)
@@ -97,7 +97,7 @@ def run_grid(problem, optimizer, lrs, starts, steps: int, tol=None, record_every
             if record_every and k % int(record_every) == 0:
                 path.append(np.where(dead[:, None], np.nan, W))
     final = np.where(dead, np.inf, np.linalg.norm(W - target, axis=1))
-    out = {"final": final.reshape(n_lr, n)}
+    out: dict[str, np.ndarray] = {"final": final.reshape(n_lr, n)}
     if tol is not None:
         out["hit"] = np.where(dead, np.inf, hit).reshape(n_lr, n)
     if record_every:

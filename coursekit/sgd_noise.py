@@ -410,5 +410,5 @@ def sgd_epochs(problem: LeastSquares, lr: float, batch_size: int, epochs: int, r
             Xb = X[idx]
             w -= lr * Xb.T @ (Xb @ w - y[idx]) / len(idx)
         ends.append(w.copy())
-    ends = np.array(ends)
-    return problem.excess(ends), ends
+    iterates = np.array(ends)
+    return problem.excess(iterates), iterates
