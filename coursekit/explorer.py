@@ -128,6 +128,28 @@ def explore(
         ]
     )
     box.controls = controls
+
+    # A page exported without a widget front end (the course site, nbconvert) shows no
+    # widget: the box's display data also carries a picture of the current frame, which
+    # such a page shows instead (JupyterLab, rendering the widget, ignores it).
+    widget_bundle = box._repr_mimebundle_
+
+    def _repr_mimebundle_(**kwargs):
+        import base64
+        import io
+
+        from matplotlib.figure import Figure
+
+        data = widget_bundle(**kwargs)
+        fig = Figure(figsize=(4.5, 4))
+        values = {k: c.value for k, c in controls.items()}
+        _draw(ax=fig.subplots(), **values)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        data["image/png"] = base64.b64encode(buf.getvalue()).decode("ascii")
+        return data
+
+    box._repr_mimebundle_ = _repr_mimebundle_
     return box
 
 

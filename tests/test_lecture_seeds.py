@@ -17,6 +17,7 @@ import nbformat
 import pytest
 
 from coursekit.notebooks import checked_text, execute, exercise_results, with_solutions
+from coursekit.site import INLINE_BACKEND, figures_without_alt
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURES = sorted((ROOT / "lectures").glob("[0-9][0-9]_*.ipynb"))
@@ -35,11 +36,13 @@ class _LectureAtSeeds:
     path: Path
 
     @pytest.mark.parametrize("variant", range(len(SEEDS)), ids=[f"seed{s}" for s in SEEDS])
-    def test_same_checked_text(self, variant):
+    def test_same_checked_text(self, variant, monkeypatch):
         seed = SEEDS[variant]
         solved = variant % 2 == 0
         stored = nbformat.read(self.path, as_version=4)
         nb = with_solutions(stored) if solved else stored
+        if not solved:  # the student's view, as the site shows it: figures drawn inline
+            monkeypatch.setenv("MPLBACKEND", INLINE_BACKEND)
         execute(nb, self.path.parent, seed=seed)
         diff = _diff(checked_text(stored), checked_text(nb))
         assert not diff, f"{self.path.name} at COURSEKIT_SEED={seed}:\n{diff}"
@@ -50,6 +53,8 @@ class _LectureAtSeeds:
         else:
             bad = {k: v for k, v in results.items() if v == f"{k}: OK"}
             assert not bad, f"self-checks that pass on the unmodified stubs: {bad}"
+            missing = figures_without_alt(nb, self.path.name)  # the site's <img alt>
+            assert not missing, "\n".join(missing)
 
 
 for _path in LECTURES:
