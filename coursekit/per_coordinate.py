@@ -131,7 +131,7 @@ def quadratic_grids(problem: Quadratic) -> dict[str, np.ndarray]:
     r"""The learning-rate grids of lecture 06's quadratic sweeps, in units of
     $1/\lambda_{max}$ for GD and QuickProp.
 
-    GD: 9 rates log-spaced from $0.25/\lambda_{max}$ to $4/\lambda_{max}$ plus its best
+    GD: 7 rates log-spaced from $0.5/\lambda_{max}$ to $4/\lambda_{max}$ plus its best
     fixed step $\eta^*$ itself (a log grid would straddle it: $2/\lambda_{max}$, 1% above,
     already fails to converge). The Rprops: $\Delta_0$ from $10^{-8}$ to $10^4$, one per
     decade (their count hardly depends on $\Delta_0$, which they adapt within a few
@@ -140,7 +140,7 @@ def quadratic_grids(problem: Quadratic) -> dict[str, np.ndarray]:
     steps; on an aligned quadratic a large first step lets the secant land at once).
     """
     top = problem.lambda_max
-    gd = np.sort(np.r_[np.geomspace(0.25, 4, 9) / top, theory.optimal_lr(problem.eigenvalues)])
+    gd = np.sort(np.r_[np.geomspace(0.5, 4, 7) / top, theory.optimal_lr(problem.eigenvalues)])
     rprop = np.geomspace(1e-8, 1e4, 13)
     return {
         "GD": gd,
