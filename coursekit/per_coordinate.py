@@ -186,15 +186,25 @@ def evaluations_grid(
     opt.lr = np.repeat(lrs, S)[:, None]
     counts = np.full(len(W), np.inf)
     dead = np.zeros(len(W), dtype=bool)
+    running = np.ones(len(W), dtype=bool)  # neither counted nor dead yet
+    tol2, max2 = float(tol) ** 2, MAX_NORM**2  # squared distances: no square roots per step
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(int(max_evals) + 1):
-            dist = np.linalg.norm(W - problem.minimizer, axis=1)
-            counts[(dist < tol) & np.isinf(counts) & ~dead] = k
-            dead |= ~(dist < MAX_NORM)
-            if k == max_evals or np.all(np.isfinite(counts) | dead):
+            D = W - problem.minimizer
+            d2 = np.einsum("ij,ij->i", D, D)
+            hit = running & (d2 < tol2)
+            if hit.any():
+                counts[hit] = k
+                running &= ~hit
+            blown = ~(d2 < max2)
+            if blown.any():
+                dead |= blown
+                running &= ~dead
+            if k == max_evals or not running.any():
                 break
             g = problem.grad(W)
-            g[dead] = 0.0
+            if dead.any():
+                g[dead] = 0.0
             opt.step([g])
     return counts.reshape(lrs.size, S)
 
