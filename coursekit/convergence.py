@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import checks, theory
+from .checks import Comparison
 from .problems import MAX_NORM, Quadratic, optimize
 from .seeding import make_rng
 from .sweep import Sweep
@@ -306,6 +307,30 @@ class MomentumGrid:
         )
         return float(measured), float(theory_ratio)
 
+    def at_beta_edge(self, method: str) -> bool:
+        """True when ``method``'s best $\\beta$ is the largest of the grid (a larger one might
+        be better); never for GD, whose $\\beta$ is 0 by definition."""
+        return method != "GD" and len(self.betas) > 1 and self.best(method)[1] == self.betas.max()
+
+    def compare(self, a: str, b: str, factor: float = 1.0, rule: str = "median") -> Comparison:
+        """:meth:`coursekit.sweep.Sweep.compare` of :meth:`sweep` (each method at its best
+        learning rate and $\\beta$; fails when a best learning rate is at the edge of its
+        grid), which also fails when a best $\\beta$ is the largest of the $\\beta$ grid."""
+        cmp = self.sweep().compare(a, b, factor, rule)
+        edge = tuple(m for m in (a, b) if self.at_beta_edge(m))
+        if not edge:
+            return cmp
+        return _BetaEdgeComparison(
+            cmp.a,
+            cmp.b,
+            cmp.names,
+            cmp.factor,
+            cmp.rule,
+            cmp.lower_is_better,
+            edge,
+            self.betas.max(),
+        )
+
     def sweep(self) -> Sweep:
         """A :class:`~coursekit.sweep.Sweep` over the learning rate, each method at its
         best $\\beta$ for that learning rate (median over starts): table, compare, plot."""
@@ -316,6 +341,22 @@ class MomentumGrid:
             scores[m] = s[np.arange(len(self.lrs)), j]
         lrs = {m: self.lrs for m in self.steps}
         return Sweep(lrs, scores, list(self.seeds), "steps to 1e-6 (relative)")
+
+
+@dataclass(frozen=True)
+class _BetaEdgeComparison(Comparison):
+    edge: tuple[str, ...] = ()
+    top: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return False
+
+    def verdict(self) -> str:
+        return (
+            f"FAIL (best beta of {', '.join(self.edge)} is {self.top:g}, the largest of the "
+            f"grid: widen it; {self.summary()})"
+        )
 
 
 def momentum_grid(

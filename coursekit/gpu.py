@@ -258,10 +258,16 @@ class Placement:
     __slots__ = ("device", "precision")
 
     def __init__(self, device, precision: Precision | str = "float32"):
-        self.device: torch.device = _as_device(device)
+        dev = _as_device(device)
+        if dev.type == "cuda":
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    "Placement: device 'cuda' asked for, but no CUDA device is available"
+                )
+            if dev.index is None:  # "cuda": the current device, named so check() compares it
+                dev = torch.device("cuda", torch.cuda.current_device())
+        self.device: torch.device = dev
         self.precision: Precision = get_precision(precision)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("Placement: device 'cuda' asked for, but no CUDA device is available")
 
     def __repr__(self) -> str:
         return f"Placement({str(self.device)!r}, {self.precision.name!r})"
@@ -358,9 +364,9 @@ class Placement:
 
     def check(self, model: torch.nn.Module) -> None:
         """Raise ``ValueError`` naming the first parameter that is not on this device in
-        this dtype."""
+        this dtype (the device with its index: ``cuda:1`` is not ``cuda:0``)."""
         for name, p in model.named_parameters():
-            if p.device.type != self.device.type or p.dtype != self.dtype:
+            if p.device != self.device or p.dtype != self.dtype:
                 raise ValueError(
                     f"{name} is a {p.dtype} tensor on {p.device}; this placement expects "
                     f"{self.dtype} on {self.device}: build the model with Placement.mlp "

@@ -3,17 +3,22 @@ r"""Per-coordinate methods (Rprop, QuickProp) against gradient descent: lecture 
 Two fair comparisons, each counting **gradient evaluations** (every optimiser here uses
 one per call to ``step``; a method that used more per step would be charged for them):
 
-- :func:`evaluations_to_reach` / :func:`quadratic_table`: gradient evaluations until
-  $\|w - w^*\| < $ ``tol`` on 2-D quadratics of condition number $\kappa$, aligned with
-  the axes or rotated, from several starting points at once (one batched run: every
-  coursekit optimiser works entrywise, so a parameter of shape ``(starts, 2)`` is
-  ``starts`` independent runs).
+- :func:`quadratic_sweep`: gradient evaluations until $\|w - w^*\| <$ ``tol`` on
+  quadratics of condition number $\kappa$ (:func:`two_level_quadratic`), aligned with the
+  axes or rotated, for every learning rate of each method's grid and several starting
+  points at once (one batched run per method: every coursekit optimiser works
+  entrywise, so a parameter of shape ``(runs, d)`` is ``runs`` independent runs); the
+  result is a :class:`coursekit.sweep.Sweep` (each method at its own best learning
+  rate). :func:`not_faster` turns "A is not k times faster than B" into a verdict that
+  also fails when A was not tuned. :func:`evaluations_to_reach`: the same count for one
+  optimiser.
 - :func:`network_sweep`: a small tanh network trained full batch by each method at every
   learning rate of its grid and several seeds, all runs in one batched forward and
   backward pass; the score is the training loss after a fixed number of steps, and the
   result is a :class:`coursekit.sweep.Sweep` (each method at its own best learning rate).
 
-Learning rates per run. The optimisers take one scalar ``lr``. For the batched network
+Learning rates per run. The optimisers take one scalar ``lr``. On the quadratics each run's
+learning rate replaces ``lr`` as a column (:func:`evaluations_grid`). For the batched network
 each run has its own, which the runs get without changing the optimisers: GD, momentum
 and QuickProp are built with ``lr=1`` and receive the gradients scaled by each run's
 learning rate (for GD and PyTorch-style momentum that is exactly the update with that
@@ -31,16 +36,23 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from . import theory
+from .checks import beats, passed
 from .data import make_xor
 from .layers import MLP
 from .optim import GD, SGD, QuickProp, Rprop, RpropLecture, RpropSlide
-from .problems import Quadratic
+from .problems import MAX_NORM, Quadratic
+from .seeding import make_rng
 from .sweep import Sweep
 
 __all__ = [
     "evaluations_to_reach",
-    "QUADRATIC_METHODS",
-    "quadratic_table",
+    "two_level_quadratic",
+    "QUADRATIC_OPTIMIZERS",
+    "quadratic_grids",
+    "evaluations_grid",
+    "quadratic_sweep",
+    "gd_theory_verdict",
+    "not_faster",
     "NETWORK_METHODS",
     "xor_networks",
     "network_losses",
@@ -83,58 +95,172 @@ def evaluations_to_reach(
     return counts
 
 
-QUADRATIC_METHODS: dict[str, Callable] = {
-    "GD at eta*": lambda p, q: GD(p, lr=theory.optimal_lr(q.eigenvalues)),
-    "Rprop (torch)": lambda p, q: Rprop(p, lr=0.1, step_sizes=(1e-12, 50)),
-    "Rprop (lecture)": lambda p, q: RpropLecture(p, lr=0.1, step_sizes=(1e-12, 50)),
-    "Rprop (slide)": lambda p, q: RpropSlide(p, lr=0.1, step_sizes=(1e-12, 50)),
-    "QuickProp": lambda p, q: QuickProp(p, lr=1.0 / q.lambda_max),
-}
-r"""The settings of lecture 06's table: GD at its best fixed step
-$\eta^* = 2/(\lambda_{min} + \lambda_{max})$; the Rprops with $\Delta_0 = 0.1$ and a floor of
-$10^{-12}$ (the default $10^{-6}$ would stop them at about that precision); QuickProp with
-$\eta = 1/\lambda_{max}$ for its gradient steps. ``make(params, problem)``."""
+def two_level_quadratic(kappa: float, dim: int = 10, rotate: bool = False, rng=None) -> Quadratic:
+    r"""A quadratic with minimum 0 whose eigenvalues are $1/\kappa$ (the first half) and 1.
 
-
-def quadratic_table(
-    kappas: Sequence[float],
-    starts,
-    rotations=(("aligned", False), ("rotated", np.pi / 6)),
-    methods: Mapping[str, Callable] | None = None,
-    tol: float = 1e-6,
-    max_evals: int = 5000,
-    max_evals_slide: int = 2000,
-) -> dict[tuple[str, float], dict[str, list[int | None]]]:
-    r"""``{(orientation, kappa): {method: [evaluations per start]}}`` plus the theory for GD.
-
-    Quadratics: eigenvalues $1/\kappa$ and 1, minimum at 0, ``rotations`` a list of
-    ``(name, angle or False)``. ``methods``: ``{name: make(params, problem)}`` (default
-    :data:`QUADRATIC_METHODS`). Runs stop after ``max_evals`` gradient evaluations
-    (``max_evals_slide`` for ``"Rprop (slide)"``, which freezes on rotated problems). The
-    entry ``"GD theory"`` holds
-    :func:`coursekit.theory.steps_to_tolerance` for each start: at $\eta^*$ both
-    eigen-directions of a 2-D quadratic shrink by exactly $(\kappa-1)/(\kappa+1)$ per
-    step, so GD's count is predicted exactly.
+    ``rotate=False``: $A$ diagonal, every coordinate an eigen-direction. ``rotate=True``: a
+    Haar-random rotation drawn from ``rng`` (``None``: the course seed), so every
+    coordinate mixes flat and steep directions. With only two distinct eigenvalues, GD at
+    $\eta^* = 2/(1 + 1/\kappa)$ shrinks every eigen-direction by exactly
+    $(\kappa-1)/(\kappa+1)$ per step, so its step count is predicted exactly, in any
+    dimension.
     """
-    methods = QUADRATIC_METHODS if methods is None else methods
+    dim = int(dim)
+    if dim < 2:
+        raise ValueError(f"two_level_quadratic: expected dim >= 2, got {dim}")
+    lam = np.r_[np.full(dim // 2, 1.0 / float(kappa)), np.ones(dim - dim // 2)]
+    if not rotate:
+        return Quadratic.from_spectrum(lam)
+    seed = int(make_rng(rng).integers(2**31))
+    return Quadratic.from_spectrum(lam, rotation="random", seed=seed)
+
+
+QUADRATIC_OPTIMIZERS: dict[str, tuple[type, dict]] = {
+    "GD": (GD, {}),
+    "Rprop (torch)": (Rprop, {"step_sizes": (1e-12, 50.0)}),
+    "Rprop (lecture)": (RpropLecture, {"step_sizes": (1e-12, 50.0)}),
+    "Rprop (slide)": (RpropSlide, {"step_sizes": (1e-12, 50.0)}),
+    "QuickProp": (QuickProp, {}),
+}
+r"""``(class, keyword arguments)`` of each method of lecture 06's quadratic sweeps. The
+Rprops get a floor of $10^{-12}$ (the default $10^{-6}$ would stop them at about that
+precision); their learning rate is the initial step size $\Delta_0$."""
+
+
+def quadratic_grids(problem: Quadratic) -> dict[str, np.ndarray]:
+    r"""The learning-rate grids of lecture 06's quadratic sweeps, in units of
+    $1/\lambda_{max}$ for GD and QuickProp.
+
+    GD: 7 rates log-spaced from $0.5/\lambda_{max}$ to $4/\lambda_{max}$ plus its best
+    fixed step $\eta^*$ itself (a log grid would straddle it: $2/\lambda_{max}$, 1% above,
+    already fails to converge). The Rprops: $\Delta_0$ from $10^{-8}$ to $10^4$, one per
+    decade (their count hardly depends on $\Delta_0$, which they adapt within a few
+    steps, so the grid is wide enough that both ends are worse). QuickProp: 13 rates from
+    $0.25/\lambda_{max}$ to $1024/\lambda_{max}$ (it uses $\eta$ only for its gradient
+    steps; on an aligned quadratic a large first step lets the secant land at once).
+    """
+    top = problem.lambda_max
+    gd = np.sort(np.r_[np.geomspace(0.5, 4, 7) / top, theory.optimal_lr(problem.eigenvalues)])
+    rprop = np.geomspace(1e-8, 1e4, 13)
+    return {
+        "GD": gd,
+        "Rprop (torch)": rprop,
+        "Rprop (lecture)": rprop,
+        "Rprop (slide)": rprop,
+        "QuickProp": np.geomspace(0.25, 1024, 13) / top,
+    }
+
+
+def evaluations_grid(
+    problem: Quadratic,
+    optimizer: type,
+    lrs,
+    starts,
+    tol: float = 1e-6,
+    max_evals: int = 2000,
+    **kwargs,
+) -> np.ndarray:
+    r"""Gradient evaluations until $\|w - w^*\| <$ ``tol`` for every learning rate and start.
+
+    Returns shape ``(len(lrs), S)``, ``inf`` where a run did not get there within
+    ``max_evals`` evaluations or diverged ($\|w\| > 10^{100}$ or NaN: the run is
+    frozen, its gradient set to 0). All ``len(lrs) * S`` runs go at once, as the rows of
+    one parameter of shape ``(len(lrs) * S, d)``: the optimiser (``optimizer(params,
+    lr=1.0, **kwargs)``) works entrywise, and its ``lr`` is then replaced by a column
+    of each row's learning rate, shape ``(len(lrs) * S, 1)``, which broadcasts in the
+    same arithmetic as a scalar (GD and QuickProp multiply the gradient by it; the
+    Rprops read it once, as the initial step size). ``tests/test_claims_06.py`` checks
+    that each row equals a separate run.
+    """
+    lrs = np.asarray(lrs, dtype=float).reshape(-1)
     starts = np.asarray(starts, dtype=float)
-    table = {}
-    for name, angle in rotations:
-        for kappa in kappas:
-            q = Quadratic.with_condition(kappa, dim=2, rotate=angle)
-            rho = theory.optimal_rate(kappa)
-            row = {
-                "GD theory": [
-                    theory.steps_to_tolerance(rho, np.linalg.norm(w0), tol) for w0 in starts
-                ]
-            }
-            for m, make in methods.items():
-                cap = max_evals_slide if m == "Rprop (slide)" else max_evals
-                row[m] = evaluations_to_reach(
-                    q, lambda p, make=make, q=q: make(p, q), starts, tol, cap
-                )
-            table[name, kappa] = row
-    return table
+    if starts.ndim != 2 or starts.shape[1] != problem.dim:
+        raise ValueError(
+            f"evaluations_grid: expected starts of shape (S, {problem.dim}), got {starts.shape}"
+        )
+    if lrs.size == 0 or not np.all(lrs > 0):
+        raise ValueError(f"evaluations_grid: expected positive learning rates, got {lrs}")
+    S = len(starts)
+    W = np.tile(starts, (lrs.size, 1))
+    opt = optimizer([W], lr=1.0, **kwargs)
+    opt.lr = np.repeat(lrs, S)[:, None]
+    counts = np.full(len(W), np.inf)
+    dead = np.zeros(len(W), dtype=bool)
+    running = np.ones(len(W), dtype=bool)  # neither counted nor dead yet
+    tol2, max2 = float(tol) ** 2, MAX_NORM**2  # squared distances: no square roots per step
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(int(max_evals) + 1):
+            D = W - problem.minimizer
+            d2 = np.einsum("ij,ij->i", D, D)
+            hit = running & (d2 < tol2)
+            if hit.any():
+                counts[hit] = k
+                running &= ~hit
+            blown = ~(d2 < max2)
+            if blown.any():
+                dead |= blown
+                running &= ~dead
+            if k == max_evals or not running.any():
+                break
+            g = problem.grad(W)
+            if dead.any():
+                g[dead] = 0.0
+            opt.step([g])
+    return counts.reshape(lrs.size, S)
+
+
+def quadratic_sweep(
+    problem: Quadratic,
+    starts,
+    grids: Mapping[str, Sequence[float]] | None = None,
+    methods: Mapping[str, tuple[type, dict]] | None = None,
+    tol: float = 1e-6,
+    max_evals: int | Mapping[str, int] = 2000,
+) -> Sweep:
+    """Gradient evaluations to ``tol`` of each method at each learning rate of its grid, from
+    every start (:func:`evaluations_grid`), as a :class:`~coursekit.sweep.Sweep` whose
+    "seeds" are the starts: each method is judged at its own best learning rate by the
+    median over the starts. ``grids``: default :func:`quadratic_grids`; ``methods``:
+    ``{name: (class, kwargs)}``, default :data:`QUADRATIC_OPTIMIZERS`; ``max_evals`` an
+    int or one per method."""
+    methods = QUADRATIC_OPTIMIZERS if methods is None else methods
+    grids = quadratic_grids(problem) if grids is None else grids
+    scores, lrs = {}, {}
+    for name, (cls, kw) in methods.items():
+        cap = max_evals[name] if isinstance(max_evals, Mapping) else max_evals
+        lrs[name] = np.asarray(grids[name], dtype=float)
+        scores[name] = evaluations_grid(problem, cls, lrs[name], starts, tol, cap, **kw)
+    return Sweep(lrs, scores, list(range(len(starts))), f"gradient evaluations to {tol:g}")
+
+
+def gd_theory_verdict(counts, kappa: float, starts, tol: float = 1e-6) -> str:
+    r"""GD's gradient evaluations on a :func:`two_level_quadratic` (minimum 0) against
+    theory, one count per start: at $\eta^*$ the error shrinks by exactly
+    $\rho = (\kappa-1)/(\kappa+1)$ per step, so the count is
+    :func:`coursekit.theory.steps_to_tolerance` $(\rho, \|w_0\|, $ ``tol``$)$, to within
+    one step (rounding at the threshold). ``FAIL`` names the first start that differs (a
+    count of ``inf`` never got there)."""
+    rho = theory.optimal_rate(kappa)
+    for i, (n, w0) in enumerate(zip(counts, np.asarray(starts, dtype=float), strict=True)):
+        predicted = theory.steps_to_tolerance(rho, float(np.linalg.norm(w0)), tol)
+        if not abs(float(n) - predicted) <= 1:
+            return f"FAIL (start {i}: {n} evaluations, theory {predicted})"
+    return "OK"
+
+
+def not_faster(result: Sweep, a: str, b: str, factor: float, min_grid: int = 3) -> str:
+    """``OK`` when method ``a``, at its best learning rate, does **not** beat ``b`` at its
+    best by ``factor`` (median over seeds); ``FAIL`` when it does, and also when ``a`` was
+    not tuned: a grid of fewer than ``min_grid`` learning rates, or a best learning rate
+    at the edge of its grid (a wider grid might find the rate at which it does win). A
+    negative claim needs ``a`` tuned as much as a positive one needs ``b`` tuned."""
+    # b's own grid edge does not matter here: a better-tuned b would only make a look slower
+    cmp = beats(result.best(a), result.best(b), (a, b), factor, "median", result.lower_is_better)
+    if len(result.lrs[a]) < min_grid:
+        return f"FAIL ({a} was not tuned: {len(result.lrs[a])} learning rate(s) tried)"
+    if result.at_edge(a):
+        return f"FAIL (best lr of {a} at the edge of its grid: widen the grid; {cmp.summary()})"
+    return passed(not cmp.ok, f"({a} is {factor:g}x faster: {cmp.summary()})")
 
 
 # ----------------------------------------------------------------------------- the network

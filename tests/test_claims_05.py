@@ -133,3 +133,14 @@ def test_robbins_monro_partial_sums():
     assert s1 == pytest.approx(50.0, rel=1e-6)
     with pytest.raises(ValueError, match="expected a shape"):
         noisy_descent.schedule_lrs("cosine", 1.0, 10)
+
+
+def test_exercise_e3_tolerance_rejects_the_floor_without_its_correction():
+    """e3's self-check (answer within 5% of the measured floor at eta = 0.5) passes the
+    formula's value and fails the small-step approximation eta / (2 lambda) that drops the
+    (2 - eta lambda) correction (9% low); at 10% it passed."""
+    measured = noisy_descent.measured_floor(NOISY, 0.5, [3.0, -3.0], rng=2)
+    right = theory.noise_floor(NOISY.eigenvalues, 0.5)
+    dropped = float(np.sqrt(np.sum(0.5 / (2 * NOISY.eigenvalues))))
+    assert abs(right / measured - 1) < 0.05
+    assert 0.05 < abs(dropped / measured - 1) < 0.1

@@ -203,3 +203,28 @@ def test_verdicts_need_finite_numbers_and_a_difference():
     assert gpu.calm_verdict({"x": np.array([0.0, np.nan])}).startswith("FAIL")
     assert gpu.drift_verdict({"same bits": np.zeros(5)}).startswith("FAIL")
     assert gpu.drift_verdict({"late": np.array([0.0, 0.0, 1e-9, 1e-2])}) == "OK"
+
+
+# ---------------------------------------------------------------- device mixing
+
+
+def test_placement_check_tells_two_gpus_apart(monkeypatch):
+    """'cuda' is resolved to the current device's index, and check() compares devices with
+    their index: a model on cuda:0 does not pass for a placement on cuda:1 (comparing only
+    the type, as before, let it through to fail later inside a step)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    pl = gpu.Placement("cuda", "float32")
+    assert pl.device == torch.device("cuda", 1)
+
+    class Param:
+        device, dtype = torch.device("cuda", 0), torch.float32
+
+    class Model:
+        def named_parameters(self):
+            return [("0.weight", Param())]
+
+    with pytest.raises(
+        ValueError, match="on cuda:0; this placement expects torch.float32 on cuda:1"
+    ):
+        pl.check(Model())
