@@ -510,3 +510,30 @@ def test_a_nan_gradient_is_divergence():
 
     with pytest.raises(DivergenceError, match="gradient 0 has NaN/inf entries"):
         SGD([np.zeros(2)], lr=0.1).step([np.array([0.0, np.nan])])
+
+
+def test_an_array_of_rates_makes_each_row_an_independent_run():
+    # lecture 06's batched sweeps: parameter (runs, d), lr (runs, 1)
+    from coursekit.optim import GD, QuickProp
+
+    rng = np.random.default_rng(0)
+    A = np.diag([0.1, 1.0])
+    rates = np.array([[0.3], [1.0], [1.9]])
+    for cls in (GD, QuickProp):
+        w = np.tile(rng.normal(size=2), (3, 1))
+        singles = [w[i].copy() for i in range(3)]
+        opt = cls([w], lr=rates)
+        single_opts = [cls([s], lr=float(r)) for s, r in zip(singles, rates[:, 0])]
+        for _ in range(20):
+            opt.step([w @ A])
+            for s, o in zip(singles, single_opts):
+                o.step([s @ A])
+        np.testing.assert_allclose(w, np.stack(singles), rtol=1e-12, atol=0)
+
+
+def test_an_array_of_rates_must_be_positive_and_finite():
+    from coursekit.optim import GD
+
+    for bad in (np.array([[0.1], [0.0]]), np.array([[0.1], [np.nan]]), np.array([-1.0])):
+        with pytest.raises(ValueError, match="expected positive finite rates"):
+            GD([np.zeros((2, 2))], lr=bad)

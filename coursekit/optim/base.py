@@ -43,6 +43,8 @@ PyTorch has it (``tests/test_optim_*.py``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._checks import in_range
@@ -84,13 +86,25 @@ class Optimizer:
         self.steps = 0
 
     @property
-    def lr(self) -> float:
-        r"""The learning rate $\eta > 0$; a schedule may change it between steps."""
+    def lr(self) -> Any:  # a float, or an array of per-run rates
+        r"""The learning rate $\eta > 0$; a schedule may change it between steps.
+
+        An array of positive rates that broadcasts against the parameters is accepted too:
+        with a parameter of shape ``(runs, d)`` and ``lr`` of shape ``(runs, 1)``, each row
+        is an independent run with its own rate (the batched sweeps of lecture 06).
+        """
         return self._lr
 
     @lr.setter
-    def lr(self, value: float) -> None:
-        self._lr = in_range(float(value), f"{type(self).__name__} lr", low=0.0, low_open=True)
+    def lr(self, value) -> None:
+        name = f"{type(self).__name__} lr"
+        if isinstance(value, np.ndarray) and value.ndim > 0:
+            rates = np.asarray(value, dtype=float)
+            if not (np.all(rates > 0) and np.all(np.isfinite(rates))):
+                raise ValueError(f"{name}: expected positive finite rates, got {value!r}")
+            self._lr = rates
+            return
+        self._lr = in_range(float(value), name, low=0.0, low_open=True)
 
     def step(self, grads) -> None:
         """Apply one update given the gradients, one array per parameter, in order."""
