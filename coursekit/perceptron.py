@@ -18,6 +18,9 @@ term in its gradient is $(p - d)\,x$, not $(p - d)\,p(1 - p)\,x$).
   added, from given starts; :func:`turn_angle`: the angle between two boundaries.
 - :func:`sigmoid_unit_hessian`, :func:`gauss_newton`: the Hessian of the loss by
   differences of the gradient, and its Gauss-Newton part.
+- :func:`three_point_sweep`: how close each loss gets to the three-point fit, each at its
+  own learning rate; :func:`stuck_sweep`: the fraction of random starts that end stuck,
+  for both losses over a learning-rate grid (both return a :class:`coursekit.sweep.Sweep`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import numpy as np
 from ._checks import as_batch, in_range
 from .layers import sigmoid
 from .seeding import make_rng
+from .seeding import seeds as course_seeds
+from .sweep import Sweep
 
 __all__ = [
     "three_points_plus_spoiler",
@@ -44,7 +49,13 @@ __all__ = [
     "RandomStarts",
     "random_starts",
     "perceptron_turns",
+    "LOSS_NAMES",
+    "three_point_sweep",
+    "stuck_sweep",
 ]
+
+LOSS_NAMES = {"logistic loss": "logistic", "squared error": "mse"}
+"""The two losses compared, by the names the lecture prints, and their ``loss=`` keys."""
 
 
 def three_points_plus_spoiler(t: float = 100.0):
@@ -201,9 +212,10 @@ def train_sigmoid_units(
     r""":func:`train_sigmoid_unit` from S starts at once: S independent runs, vectorised.
 
     ``w0`` ``(S, D)`` and ``b0`` ``(S,)`` are the starts. Every run takes the same
-    ``steps`` of full-batch gradient descent with the same ``lr`` on the same loss as
+    ``steps`` of full-batch gradient descent on the same loss as
     :func:`train_sigmoid_unit` (run ``s`` equals ``train_sigmoid_unit(..., w0=w0[s],
-    b0=b0[s])`` to rounding). Returns ``(w (S, D), b (S,), clipped (S,))``:
+    b0=b0[s])`` to rounding); ``lr`` is one learning rate for all runs or one per run,
+    shape ``(S,)`` (a learning-rate sweep in a single call). Returns ``(w (S, D), b (S,), clipped (S,))``:
     ``clipped[s]`` says whether the ``bound`` ever changed a weight of run ``s``, i.e.
     whether the box was active at all (always ``False`` without a bound).
     """
@@ -223,6 +235,16 @@ def train_sigmoid_units(
     A = np.column_stack([X, np.ones(X.shape[0])])  # (N, D + 1): the bias is a weight on 1
     P = np.column_stack([w0, b0])  # (S, D + 1)
     n = X.shape[0]
+    lr = np.asarray(lr, dtype=float)
+    if lr.ndim == 1 and lr.shape == (P.shape[0],):
+        lr = lr[:, None]
+    elif lr.ndim != 0:
+        raise ValueError(
+            f"train_sigmoid_units lr: expected a number or one per start, shape "
+            f"({P.shape[0]},), got shape {lr.shape}"
+        )
+    if not np.all(lr > 0):
+        raise ValueError("train_sigmoid_units lr: expected learning rates > 0")
     clipped = np.zeros(P.shape[0], dtype=bool)
     for _ in range(int(steps)):
         p = sigmoid(P @ A.T)  # (S, N)
@@ -378,3 +400,88 @@ def gauss_newton(X, w, b: float) -> np.ndarray:
     p = sigmoid(A @ np.append(np.asarray(w, dtype=float), float(b)))
     s = p * (1 - p)
     return 2.0 / X.shape[0] * (A * s[:, None] ** 2).T @ A
+
+
+def _seed_list(seeds, name: str) -> list[int]:
+    return course_seeds(seeds, name) if isinstance(seeds, int) else [int(x) for x in seeds]
+
+
+def three_point_sweep(
+    lrs=None, seeds=3, steps: int = 3000, box: float = 0.5, eps: float = 0.01
+) -> Sweep:
+    r"""How close gradient descent on the three points gets to their exact fit, for the
+    logistic loss and the squared error, each over a grid of learning rates.
+
+    For each seed a start $(w_1, w_2, b)$ is drawn uniformly from $[-\text{box},
+    \text{box}]^3$ (``seeds``: a count derived from the course seed, or a list); from it
+    both losses take ``steps`` of full-batch gradient descent on the three points (no
+    bound) at every learning rate of ``lrs`` (default ``np.geomspace(1, 1000, 7)``). The
+    score is the distance $\max_i |p_i - p^\star_i|$ to the fit $p^\star = (u, u, 0)$
+    (:func:`three_point_fit`) at the end, lower is better; a run whose weights overflow
+    scores ``inf``. Returns a :class:`coursekit.sweep.Sweep` with methods
+    ``"logistic loss"`` and ``"squared error"``, so that each loss is compared at its
+    own best learning rate.
+    """
+    lrs = np.geomspace(1.0, 1000.0, 7) if lrs is None else np.asarray(lrs, dtype=float)
+    in_range(float(box), "three_point_sweep box", low=0.0, low_open=True)
+    seed_list = _seed_list(seeds, "three-point starts")
+    X, y = three_points_plus_spoiler(10.0)
+    X, y = X[:3], y[:3]
+    starts = np.stack([make_rng(s).uniform(-box, box, size=3) for s in seed_list])
+    P0 = np.tile(starts, (lrs.size, 1))  # run (i, j): learning rate i, seed j
+    lr_runs = np.repeat(lrs, len(seed_list))
+    target = three_point_fit(eps)
+    scores = {}
+    with np.errstate(over="ignore", invalid="ignore"):
+        for name, loss in LOSS_NAMES.items():
+            w, b, _ = train_sigmoid_units(
+                X, y, P0[:, :2], P0[:, 2], lr=lr_runs, steps=steps, loss=loss, eps=eps
+            )
+            dist = np.abs(np.column_stack([w, b]) - target).max(axis=1)
+            dist = np.where(np.isfinite(dist), dist, np.inf)
+            scores[name] = dist.reshape(lrs.size, len(seed_list))
+    return Sweep(
+        {name: lrs for name in LOSS_NAMES}, scores, seed_list, metric="distance to the fit"
+    )
+
+
+def stuck_sweep(
+    lrs=(1.0, 2.0, 5.0, 10.0),
+    seeds=3,
+    n: int = 200,
+    t: float = 10.0,
+    box: float = 5.0,
+    steps: int = 3000,
+    eps: float = 0.01,
+    bound: float | None = 5.0,
+) -> Sweep:
+    r"""The fraction of random starts that end stuck (a point misclassified, see
+    :func:`random_starts`), for the logistic loss and the squared error, at every
+    learning rate of ``lrs``.
+
+    For each seed (``seeds``: a count derived from the course seed, or a list), ``n``
+    starts are drawn uniformly from $[-\text{box}, \text{box}]^3$; every learning rate and
+    both losses run from those same starts (``steps`` of projected gradient descent with
+    weights clipped to ``[-bound, bound]``). Returns a :class:`coursekit.sweep.Sweep`
+    with methods ``"logistic loss"`` and ``"squared error"``, scored by the fraction of
+    starts stuck, ``(len(lrs), len(seeds))`` per method.
+    """
+    lrs = np.asarray(lrs, dtype=float).reshape(-1)
+    if int(n) < 1:
+        raise ValueError(f"stuck_sweep: expected n >= 1 starts, got {n}")
+    in_range(float(box), "stuck_sweep box", low=0.0, low_open=True)
+    seed_list = _seed_list(seeds, "spoiler learning rates")
+    X, y = three_points_plus_spoiler(t)
+    starts = np.concatenate([make_rng(s).uniform(-box, box, size=(int(n), 3)) for s in seed_list])
+    P0 = np.tile(starts, (lrs.size, 1))  # learning rate, then seed, then start
+    lr_runs = np.repeat(lrs, starts.shape[0])
+    scores = {}
+    for name, loss in LOSS_NAMES.items():
+        w, b, _ = train_sigmoid_units(
+            X, y, P0[:, :2], P0[:, 2], lr=lr_runs, steps=steps, loss=loss, eps=eps, bound=bound
+        )
+        wrong = np.sum((X @ w.T + b > 0).astype(int) != y[:, None], axis=0)
+        scores[name] = (wrong > 0).reshape(lrs.size, len(seed_list), int(n)).mean(axis=2)
+    return Sweep(
+        {name: lrs for name in LOSS_NAMES}, scores, seed_list, metric="fraction of starts stuck"
+    )

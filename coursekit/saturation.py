@@ -112,6 +112,7 @@ def saturation_sweep(
     seeds=3,
     steps: int = 100,
     n_train: int = 300,
+    losses=None,
 ) -> Sweep:
     r"""Cross-entropy against the squared error on the digits, each at its own best
     learning rate, from initial weights of a given ``scale``.
@@ -124,18 +125,24 @@ def saturation_sweep(
     ``scale=10`` starts saturated, with most images given one class at probability
     above 0.9. ``lrs`` defaults to ``np.geomspace(0.3, 300, 7)``; ``seeds``: a count
     (derived from the course seed) or a list. Returns a :class:`coursekit.sweep.Sweep`
-    with methods ``"cross-entropy"`` and ``"squared error"``, scored by the training
-    error (lower is better).
+    with methods ``"cross-entropy"`` and ``"squared error"`` (or only those named in
+    ``losses``), scored by the training error (lower is better).
     """
     in_range(float(scale), "saturation_sweep scale", low=0.0, low_open=True)
     lrs = np.geomspace(0.3, 300, 7) if lrs is None else np.asarray(lrs, dtype=float)
     seed_list = course_seeds(seeds, "saturation") if isinstance(seeds, int) else list(seeds)
-    scores = {name: np.empty((lrs.size, len(seed_list))) for name in LOSSES}
+    names = list(LOSSES) if losses is None else list(losses)
+    unknown = [name for name in names if name not in LOSSES]
+    if unknown or not names:
+        raise ValueError(
+            f"saturation_sweep losses: expected names from {list(LOSSES)}, got {names}"
+        )
+    scores = {name: np.empty((lrs.size, len(seed_list))) for name in names}
     for j, s in enumerate(seed_list):
         rng = make_rng(s)
         data = load_digits_multiclass(rng=rng)
         X, labels = data.X_train[:n_train], data.y_train[:n_train].astype(int)
         W0 = rng.normal(size=(X.shape[1], 10)) * scale / np.sqrt(X.shape[1])
-        for name, loss in LOSSES.items():
-            scores[name][:, j] = softmax_regression_errors(X, labels, W0, lrs, loss, steps)
-    return Sweep({name: lrs for name in LOSSES}, scores, seed_list, metric="training error")
+        for name in names:
+            scores[name][:, j] = softmax_regression_errors(X, labels, W0, lrs, LOSSES[name], steps)
+    return Sweep({name: lrs for name in names}, scores, seed_list, metric="training error")

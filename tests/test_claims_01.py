@@ -24,6 +24,8 @@ from coursekit.linear import (
 from coursekit.losses import BCELoss, BCEWithLogitsLoss, MSELoss
 from coursekit.training import accuracy, train_full_batch
 
+from .exercise_answers import check_output
+
 # section 1's network and numbers
 x1, x2, d = 0.5, -1.0, 2.0
 W1u, W2u, b_u = 0.8, -0.5, 0.1
@@ -235,3 +237,53 @@ def test_digits_checks_fail_for_an_undertrained_detector():
 
     assert checks(300) == ("OK", "OK")
     assert all(v.startswith("FAIL") for v in checks(2))
+
+
+# the self-checks of the exercises fail on plausible wrong answers, not only on the stub
+LECTURE = "01_backprop.ipynb"
+SECTION_1 = ["l01-03", "l01-04", "l01-06", "l01-08"]
+
+
+@pytest.mark.parametrize(
+    "answer, ok",
+    [
+        ("dDiv_dx1 = W1u * dDiv_dz_u + W1v * dDiv_dz_v", True),
+        ("dDiv_dx1 = W1u * dDiv_dz_u", False),  # one path
+        ("dDiv_dx1 = dDiv_dz_u + dDiv_dz_v", False),  # the edge weights forgotten
+        ("dDiv_dx1 = x1 * (dDiv_dz_u + dDiv_dz_v)", False),  # the input, not the weight
+    ],
+)
+def test_exercise_e1_two_paths_check_fails_on_plausible_wrong_answers(answer, ok):
+    out = check_output(LECTURE, "e1", answer, setup=SECTION_1)
+    assert ("e1: OK" in out) == ok, out
+
+
+@pytest.mark.parametrize(
+    "answer, ok",
+    [
+        ("def sigmoid_backward(y, grad_y):\n    return grad_y * y * (1 - y)", True),
+        (
+            "def sigmoid_backward(y, grad_y):\n    return grad_y * sigmoid(y) * (1 - sigmoid(y))",
+            False,
+        ),
+        ("def sigmoid_backward(y, grad_y):\n    return grad_y * y", False),
+        ("def sigmoid_backward(y, grad_y):\n    return (grad_y * y * (1 - y)).sum(axis=0)", False),
+    ],
+)
+def test_exercise_e2_sigmoid_backward_check_fails_on_plausible_wrong_answers(answer, ok):
+    out = check_output(LECTURE, "e2", answer)
+    assert ("e2: OK" in out) == ok, out
+
+
+@pytest.mark.parametrize(
+    "answer, ok",
+    [
+        ("hinge_guess = (0.0, -1.0)", True),
+        ("hinge_guess = (0.0, 1.0)", False),  # the sign
+        ("hinge_guess = (-1.0, -1.0)", False),  # every point pulls
+        ("hinge_guess = (0.0, -0.5)", False),  # proportional to the miss
+    ],
+)
+def test_exercise_e3_hinge_check_fails_on_plausible_wrong_answers(answer, ok):
+    out = check_output(LECTURE, "e3", answer)
+    assert ("e3: OK" in out) == ok, out

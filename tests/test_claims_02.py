@@ -19,6 +19,8 @@ from coursekit.saturation import logit_gradient, saturation_sweep
 from coursekit.subgradient import max_affine, min_norm_subgradient, step_change
 from coursekit.training import accuracy, train_full_batch
 
+from .exercise_answers import check_output
+
 
 def _naive_softmax(z):
     e = np.exp(z)
@@ -167,3 +169,53 @@ def test_likelihood_checks_fail_on_a_wrong_formula():
     entropy = -np.mean(np.sum(D * np.log(D), axis=1))
     assert verdict(abs(kl - (ce - entropy)), 1e-12) == "OK"
     assert verdict(abs(kl - (ce + entropy)), 1e-12).startswith("FAIL")
+
+
+# the self-checks of the exercises fail on plausible wrong answers, not only on the stub
+LECTURE = "02_vector_activations_losses.ipynb"
+
+
+@pytest.mark.parametrize(
+    "answer, ok",
+    [
+        (
+            "def my_softmax(z):\n"
+            "    e = np.exp(z - z.max(axis=-1, keepdims=True))\n"
+            "    return e / e.sum(axis=-1, keepdims=True)",
+            True,
+        ),
+        # the maximum of the whole batch, not of each row
+        (
+            "def my_softmax(z):\n    e = np.exp(z - z.max())\n    return e / e.sum(axis=-1, keepdims=True)",
+            False,
+        ),
+        # no shift at all
+        (
+            "def my_softmax(z):\n    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)",
+            False,
+        ),
+        # the sum over the whole batch
+        (
+            "def my_softmax(z):\n    e = np.exp(z - z.max(axis=-1, keepdims=True))\n    return e / e.sum()",
+            False,
+        ),
+    ],
+)
+def test_exercise_e1_softmax_check_fails_on_plausible_wrong_answers(answer, ok):
+    out = check_output(LECTURE, "e1", answer)
+    assert ("e1: OK" in out) == ok, out
+
+
+@pytest.mark.parametrize(
+    "answer, ok",
+    [
+        ("ratio_guess = 2 * np.exp(-10)", True),  # sigma'(z) ~ e^z for z << 0
+        ("ratio_guess = 1 / 11000", True),
+        ("ratio_guess = np.exp(-10)", False),  # the 2 of the square forgotten
+        ("ratio_guess = 1 / (1 + np.exp(10))", False),  # y itself
+        ("ratio_guess = 0.25", False),  # the slope at 0
+    ],
+)
+def test_exercise_e3_ratio_check_fails_on_a_factor_two(answer, ok):
+    out = check_output(LECTURE, "e3", answer)
+    assert ("e3: OK" in out) == ok, out
