@@ -13,9 +13,10 @@ compares the two.
 - :func:`train_stacked`: the loss curves ``(R, steps)`` of R networks trained together.
 - :func:`tail_mean`: the score of a chaotic run: its loss averaged over the last steps,
   never the loss of one step.
-- :func:`deep_sweep`: a :class:`coursekit.sweep.Sweep` over learning rates and seeds for
-  several network builders (with and without BN, Xavier or He), scored by
-  :func:`tail_mean`.
+- :func:`deep_sweep`: a :class:`DeepSweep` over learning rates and seeds for several
+  network builders (with and without BN, Xavier or He), scored by :func:`tail_mean`.
+- :class:`DeepSweep`: a :class:`coursekit.sweep.Sweep` whose best learning rate is the
+  best median among the learning rates at which no seed's run diverged.
 - :func:`stable_limit`: the largest learning rate of a sweep's grid below which no run
   diverged.
 - :func:`learning_rate_claims`: "A allows larger learning rates than B", as three
@@ -45,6 +46,7 @@ __all__ = [
     "train_stacked",
     "tail_mean",
     "deep_sweep",
+    "DeepSweep",
     "stable_limit",
     "learning_rate_claims",
     "majority_fraction",
@@ -249,6 +251,30 @@ def tail_mean(losses, tail: int = 10) -> np.ndarray:
     return losses[..., -tail:].mean(axis=-1)
 
 
+class DeepSweep(Sweep):
+    r"""A :class:`~coursekit.sweep.Sweep` whose best learning rate is *stable*: the one with
+    the best median score among the learning rates at which every seed's run stayed finite.
+
+    :class:`~coursekit.sweep.Sweep` picks the best median, which may sit at a learning rate
+    where one run of three diverged (near the edge of stability a deep network's runs are
+    chaotic: one blows up, two end low). :func:`coursekit.checks.beats` then fails the
+    method for that run, so the verdict would read one unlucky run instead of the method.
+    Here a learning rate at which any run diverged is never a method's best: the best is
+    what one would pick to train reliably. Everything else (``best``, ``best_lr``,
+    ``at_edge``, ``compare``, ``table``, ``plot``) follows from this choice.
+    """
+
+    def best_index(self, method: str) -> int:
+        self._check(method)
+        scores = self.scores[method]
+        stable = np.all(np.isfinite(scores), axis=1)
+        if not stable.any():
+            return -1
+        med = np.median(np.where(stable[:, None], scores, 0.0), axis=1)
+        key = np.where(stable, med if self.lower_is_better else -med, np.inf)
+        return int(np.argmin(key))
+
+
 def deep_sweep(
     builders: Mapping[str, Callable[[int], Sequential]],
     X,
@@ -258,15 +284,16 @@ def deep_sweep(
     steps: int,
     tail: int = 10,
     momentum: float = 0.0,
-) -> tuple[Sweep, dict[str, np.ndarray]]:
+) -> tuple[DeepSweep, dict[str, np.ndarray]]:
     r"""Each builder's network trained at every learning rate of ``lrs`` from every seed.
 
     ``builders[name](seed)`` returns an initialised network (e.g. ``lambda s:
     init_mlp(mlp_bn(sizes, batchnorm=True), "kaiming_normal", rng=s)``); the same seed
     gives the same initial weights at every learning rate. Returns the
-    :class:`~coursekit.sweep.Sweep` whose score is :func:`tail_mean` (the training loss
-    averaged over the last ``tail`` steps; ``inf`` for a diverged run), and the loss
-    curves ``{name: array (len(lrs), len(seeds), steps)}``.
+    :class:`DeepSweep` whose score is :func:`tail_mean` (the training loss averaged over
+    the last ``tail`` steps; ``inf`` for a diverged run) and whose best learning rate is
+    the best median among those at which no run diverged, and the loss curves
+    ``{name: array (len(lrs), len(seeds), steps)}``.
     """
     lrs = np.asarray(lrs, dtype=float).reshape(-1)
     seeds = [int(s) for s in seeds]
@@ -284,7 +311,7 @@ def deep_sweep(
         scores[name] = tail_mean(curves[name], tail)
     grids = {name: lrs.copy() for name in builders}
     metric = f"training loss, mean of the last {tail} of {steps} steps"
-    return Sweep(grids, scores, seeds, metric=metric), curves
+    return DeepSweep(grids, scores, seeds, metric=metric), curves
 
 
 def stable_limit(result: Sweep, method: str) -> float:

@@ -9,6 +9,7 @@ import torch
 
 from coursekit.batchnorm import mlp_bn
 from coursekit.depth import (
+    DeepSweep,
     deep_sweep,
     learning_rate_claims,
     majority_fraction,
@@ -105,6 +106,30 @@ def test_deep_sweep_scores_the_tail_of_each_run():
     direct = train_stacked([small(True, seed=4)], X, Y, 0.1, 12)[0]
     np.testing.assert_allclose(curves["BN"][1, 1], direct, rtol=1e-13)
     assert result.seeds == [3, 4] and "last 4 of 12 steps" in result.metric
+    assert isinstance(result, DeepSweep)
+
+
+def test_deep_sweep_best_lr_is_never_one_where_a_run_diverged():
+    # the best median sits at lr 0.1, where one run of three diverged (lecture 10 at
+    # course seed 15: He's runs near the edge of stability)
+    lrs = np.array([0.001, 0.01, 0.1, 1.0])
+    a = np.array([[2.0, 2.0, 2.0], [0.2, 0.3, 0.25], [0.01, 0.02, np.inf], [np.inf] * 3])
+    b = np.array([[2.2, 2.2, 2.2], [2.0, 2.1, 2.0], [1.9, 2.0, 1.8], [np.inf] * 3])
+    plain = Sweep({"A": lrs, "B": lrs}, {"A": a, "B": b}, [0, 1, 2])
+    assert plain.best_lr("A") == 0.1
+    assert plain.compare("A", "B", factor=3).verdict().startswith("FAIL (A: 1 of 3 runs diverged")
+    stable = DeepSweep({"A": lrs, "B": lrs}, {"A": a, "B": b}, [0, 1, 2])
+    assert stable.best_lr("A") == 0.01 and stable.best_lr("B") == 0.1
+    np.testing.assert_array_equal(stable.best("A"), a[1])
+    assert stable.compare("A", "B", factor=3).verdict() == "OK"
+    assert stable.compare("A", "B", factor=10).verdict().startswith("FAIL")
+    assert "0.01" in stable.table().splitlines()[1]
+    # a stable best at the last stable lr is not at the grid's edge; at the first it is
+    assert not stable.at_edge("B")
+    edge = DeepSweep({"A": lrs}, {"A": np.array([a[1], a[2], a[2], a[3]])}, [0, 1, 2])
+    assert edge.at_edge("A")
+    nothing = DeepSweep({"A": lrs}, {"A": np.full((4, 3), np.inf)}, [0, 1, 2])
+    assert nothing.best_index("A") == -1 and math.isnan(nothing.best_lr("A"))
 
 
 def _sweep(a_scores, b_scores, lrs=(0.01, 0.1, 1.0, 10.0)):
