@@ -615,3 +615,38 @@ def test_assignment_1_one_wrong_answer_loses_only_its_question(tmp_path):
     assert report.question(q4).message.startswith("line 1: `q4 matches the closed-form gradient"), (
         report.question(q4).message
     )
+
+
+MODEL_ANSWER = "Rprop reads only the sign of each gradient entry; a mini-batch flips it at random."
+
+
+def test_release_keeps_a_written_question_and_hides_its_model_answer(tmp_path):
+    from coursekit.grading.notebook import WRITTEN_PLACEHOLDER, written_answers
+
+    nb = toy_solution()
+    nb.cells.insert(-2, nbformat.v4.new_markdown_cell("**w1.** Why does Rprop fail here?"))
+    meta = {"coursekit": {"answer": "w1", "points": 2, "manual": True}}
+    nb.cells.insert(-2, nbformat.v4.new_markdown_cell(MODEL_ANSWER, metadata=meta))
+    solution = make_course(tmp_path, nb, outputs=TOY_OUTPUTS)
+    student_text, published = release.build(solution)
+    assert MODEL_ANSWER not in student_text and MODEL_ANSWER not in published
+    student = nbformat.reads(student_text, as_version=4)
+    cell = next(c for c in student.cells if c.metadata.get("coursekit", {}).get("manual"))
+    assert cell.source == WRITTEN_PLACEHOLDER and cell.metadata["coursekit"]["points"] == 2
+    assert "Why does Rprop fail here?" in student_text
+    assert written_answers(student) == {"w1": 2} == written_answers(nb)
+
+
+@pytest.mark.parametrize(
+    "meta, message",
+    [
+        ({"answer": "w1", "manual": True}, "positive integer points"),
+        ({"answer": "", "points": 1, "manual": True}, "needs an id"),
+        ({"answer": "w1", "points": 1}, "a written answer is a markdown cell"),
+    ],
+)
+def test_release_names_a_malformed_written_answer(tmp_path, meta, message):
+    nb = toy_solution()
+    nb.cells.insert(-2, nbformat.v4.new_markdown_cell("text", metadata={"coursekit": meta}))
+    with pytest.raises(CourseError, match=message):
+        cells_of(nb, "00_toy.ipynb")

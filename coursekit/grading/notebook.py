@@ -140,8 +140,14 @@ def cells_of(nb, path="notebook", require_markers=True) -> list[Cell]:
     for index, cell in enumerate(nb.cells):
         meta, where = role(cell), _where(path, index, cell)
         if cell.cell_type != "code":
+            if cell.cell_type == "markdown" and meta.get("manual") is True and "check" not in meta:
+                written_answer(meta, where)  # validated; graded by hand, not by the kernel
+                continue
             if meta.get("answer") or meta.get("check"):
-                raise CourseError(f"{where}: answer/check metadata on a {cell.cell_type} cell")
+                raise CourseError(
+                    f"{where}: answer/check metadata on a {cell.cell_type} cell (a written "
+                    'answer is a markdown cell with {"answer": "w1", "points": 2, "manual": true})'
+                )
             continue
         if "answer" in meta and "check" in meta:
             raise CourseError(f"{where}: a cell is either an answer or a check, not both")
@@ -193,6 +199,41 @@ def cells_of(nb, path="notebook", require_markers=True) -> list[Cell]:
     if require_markers and not any(c.kind == "check" for c in cells):
         raise CourseError(f"{path}: no check cell (metadata {{'coursekit': {{'check': ...}}}})")
     return cells
+
+
+WRITTEN_PLACEHOLDER = "*Write your answer here.*"
+"""What a released written-answer cell holds until the student writes in it."""
+
+
+def written_answer(meta: dict, where: str) -> tuple[str, int]:
+    """``(id, points)`` of a written answer's metadata, or ``CourseError`` naming the cell.
+
+    A written answer is a markdown cell with ``{"coursekit": {"answer": "w1", "points": 2,
+    "manual": true}}``: a question in words, graded by a person. In ``solutions/`` its text
+    is the model answer; ``coursekit release`` replaces it by :data:`WRITTEN_PLACEHOLDER`.
+    """
+    key = meta.get("answer")
+    if not isinstance(key, str) or not key:
+        raise CourseError(f'{where}: a written answer needs an id, e.g. "answer": "w1"')
+    if not _positive_int(meta.get("points")):
+        raise CourseError(
+            f"{where}: written answer {key!r} needs positive integer points, "
+            f"got {meta.get('points')!r}"
+        )
+    return key, int(meta["points"])
+
+
+def written_answers(nb, path="notebook") -> dict[str, int]:
+    """``{id: points}`` of every written (hand-graded) answer cell, in order."""
+    found: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        meta = role(cell)
+        if cell.cell_type == "markdown" and meta.get("manual") is True:
+            key, points = written_answer(meta, _where(path, index, cell))
+            if key in found:
+                raise CourseError(f"{_where(path, index, cell)}: duplicate written answer {key!r}")
+            found[key] = points
+    return found
 
 
 def top_level_names(source: str) -> list[str]:

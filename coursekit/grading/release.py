@@ -22,6 +22,7 @@ import nbformat
 
 from . import reference as references
 from .notebook import (
+    WRITTEN_PLACEHOLDER,
     CourseError,
     assignment_name,
     cells_of,
@@ -143,6 +144,10 @@ def with_outputs(nb, outputs: dict[int, str]):
 def _student_cell(cell):
     meta = role(cell)
     if cell.cell_type != "code":
+        if cell.cell_type == "markdown" and meta.get("manual") is True:  # the model answer stays
+            return nbformat.v4.new_markdown_cell(
+                WRITTEN_PLACEHOLDER, id=cell.id, metadata={"coursekit": dict(meta)}
+            )
         return (
             nbformat.v4.new_markdown_cell(cell.source, id=cell.id)
             if cell.cell_type == "markdown"
