@@ -77,8 +77,9 @@ def in_range(value, name: str, low=None, high=None, low_open=False, high_open=Fa
 def rng_or_seed(rng, seed, name: str):
     """The random source of a function that takes ``rng`` and the old keyword ``seed``.
 
-    ``seed=`` is kept for notebooks written before every function took ``rng`` and will
-    be removed; passing both is an error.
+    ``seed=`` is kept for solutions/02 and solutions/03 (``Quadratic.from_spectrum``,
+    ``Quadratic.with_condition``, ``train_torch``) until they move to ``rng=``; passing
+    both is an error.
     """
     if seed is None:
         return rng

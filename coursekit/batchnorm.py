@@ -32,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_batch, in_range
-from .layers import Module, Sequential, build_numpy, mlp_layout
+from .layers import Module
 
-__all__ = ["BatchNorm1d", "mlp_bn"]
+__all__ = ["BatchNorm1d"]
 
 
 class BatchNorm1d(Module):
@@ -141,26 +141,3 @@ class BatchNorm1d(Module):
             f"BatchNorm1d({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats})"
         )
-
-
-def mlp_bn(
-    sizes,
-    activation: str = "relu",
-    batchnorm: bool = True,
-    output: str | None = None,
-    rng=None,
-    dtype=np.float64,
-) -> Sequential:
-    """``Linear -> BatchNorm1d -> activation`` for every hidden layer, then a last ``Linear``.
-
-    ``mlp_bn([64, 32, 32, 10])`` is ``Linear(64, 32), BatchNorm1d(32), ReLU(), Linear(32, 32),
-    BatchNorm1d(32), ReLU(), Linear(32, 10)``; ``batchnorm=False`` leaves the BN layers out
-    (then it equals :class:`coursekit.layers.MLP`), so the two networks of an experiment differ
-    only by BN. ``activation="identity"`` gives a deep linear network. Layer indices and
-    ``state_dict`` keys match the same ``torch.nn.Sequential``.
-
-    Kept for notebooks: the same network as ``coursekit.models.mlp(sizes, activation,
-    batchnorm=batchnorm, output=output, rng=rng)``, the one builder.
-    """
-    spec = mlp_layout(sizes, activation, output, batchnorm, caller="mlp_bn")
-    return Sequential(*build_numpy(spec, rng, dtype, batchnorm=BatchNorm1d))

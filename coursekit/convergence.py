@@ -27,10 +27,10 @@ import numpy as np
 
 from . import checks, theory
 from .checks import Comparison
+from .errors import DivergenceError
 from .problems import MAX_NORM, Quadratic, optimize
 from .seeding import make_rng
 from .sweep import Sweep
-from .training import DivergenceError
 
 __all__ = [
     "observed_regime",
@@ -91,7 +91,7 @@ def divergence_step(problem, make_optimizer, w0, max_steps: int = 100_000) -> in
     try:
         optimize(problem, make_optimizer, w0, max_steps)
     except DivergenceError as err:
-        return len(err.trajectory)
+        return None if err.trajectory is None else len(err.trajectory)
     return None
 
 
@@ -178,10 +178,12 @@ def gd_rate_row(
     e0 = float(np.linalg.norm(w0))
     bound = theory.steps_to_tolerance(rho, e0, tol * e0)
     n = int(1.1 * bound) + 4
-    rates, steps, step = [], [], float("nan")
+    rates: list[float] = []
+    steps: list[int | None] = []
+    step = float("nan")
     for rotate in rotations:
         problem = Quadratic.with_condition(
-            kappa, dim=dim, rotate=rotate, seed=int(gen.integers(2**31))
+            kappa, dim=dim, rotate=rotate, rng=int(gen.integers(2**31))
         )
         step = theory.optimal_lr(problem.eigenvalues) if lr is None else float(lr)
         try:
@@ -286,13 +288,11 @@ class MomentumGrid:
         return float(self.lrs[i]), beta, self.steps[method][i, j]
 
     def theory_rate(self, method: str, eigenvalues) -> float:
-        """The smallest asymptotic rate over the grid (:func:`coursekit.optim.momentum_rate`):
+        """The smallest asymptotic rate over the grid (:func:`coursekit.theory.momentum_rate`):
         the theory's best for ``method`` on the same grid."""
-        from .optim.sgd import momentum_rate
-
         betas = [0.0] if method == "GD" else self.betas
         return min(
-            momentum_rate(eigenvalues, lr, b, method == "Nesterov")
+            theory.momentum_rate(eigenvalues, lr, b, method == "Nesterov")
             for lr in self.lrs
             for b in betas
         )

@@ -178,7 +178,7 @@ def train_stacked(
 
     ``models``: coursekit ``Sequential`` networks of one architecture (``Linear``,
     ``BatchNorm1d``, ``ReLU``/``Identity``/``Tanh``, a last ``Linear`` giving class
-    scores), e.g. built by :func:`coursekit.batchnorm.mlp_bn` and initialised by
+    scores), e.g. built by :func:`coursekit.models.mlp` (``batchnorm=True``) and initialised by
     :func:`coursekit.init.init_mlp`; they are copied, not changed. ``X`` ``(N, D)``,
     ``y`` class indices ``(N,)``. ``lrs``: one learning rate, or one per model.
 
@@ -187,7 +187,7 @@ def train_stacked(
     momentum; $\mu = 0$ is plain GD), exactly what :func:`coursekit.training.train_full_batch`
     records and does (BatchNorm in training mode: batch statistics). A run whose loss or
     gradients stop being finite has diverged: its loss is ``inf`` from that step on (where
-    ``train_full_batch`` raises :class:`~coursekit.training.DivergenceError`).
+    ``train_full_batch`` raises :class:`~coursekit.errors.DivergenceError`).
     """
     models = list(models)
     if not models:
@@ -288,7 +288,7 @@ def deep_sweep(
     r"""Each builder's network trained at every learning rate of ``lrs`` from every seed.
 
     ``builders[name](seed)`` returns an initialised network (e.g. ``lambda s:
-    init_mlp(mlp_bn(sizes, batchnorm=True), "kaiming_normal", rng=s)``); the same seed
+    init_mlp(mlp(sizes, batchnorm=True), "kaiming_normal", rng=s)``); the same seed
     gives the same initial weights at every learning rate. Returns the
     :class:`DeepSweep` whose score is :func:`tail_mean` (the training loss averaged over
     the last ``tail`` steps; ``inf`` for a diverged run) and whose best learning rate is

@@ -12,12 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DivergenceError
-from .plotting import plot_contours, plot_log_error  # kept for notebooks; will be removed
+from .plotting import plot_contours
 from .problems import Quadratic, optimize
 
 __all__ = [
-    "plot_contours",
-    "plot_log_error",
     "explorer_trajectory",
     "explorer_problem",
     "explore",

@@ -24,7 +24,6 @@ import numpy as np
 
 from ._checks import as_batch
 from .layers import Sequential
-from .plotting import plot_by_layer  # kept for notebooks; will be removed
 
 __all__ = [
     "LayerStatistics",
@@ -38,7 +37,6 @@ __all__ = [
     "log_variance_rate",
     "rank_by_layer",
     "spectrum_by_layer",
-    "plot_by_layer",
 ]
 
 

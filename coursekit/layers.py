@@ -13,13 +13,13 @@ rows turn that into ``x W^T``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from typing import Literal, overload
 
 import numpy as np
 
 from ._checks import as_batch, as_float
-from .seeding import make_rng  # kept for notebooks (it lives in seeding); will be removed
+from .seeding import make_rng
 
 __all__ = [
     "Module",
@@ -32,7 +32,6 @@ __all__ = [
     "Max",
     "Sequential",
     "MLP",
-    "Buffers",
     "mlp_layout",
     "build_numpy",
     "activation",
@@ -41,7 +40,6 @@ __all__ = [
     "softmax",
     "log_softmax",
     "softmax_jacobian",
-    "make_rng",
 ]
 
 
@@ -80,34 +78,6 @@ def softmax_jacobian(y: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- base class
-
-
-class Buffers(Mapping[str, np.ndarray]):
-    """What ``module.buffers`` is: call it for the list of every buffer, as torch's
-    ``module.buffers()``; subscript it for one of the module's own buffers by name.
-
-    Subscripting (``bn.buffers["running_mean"]``) is kept for notebooks written when
-    ``buffers`` was a dict, and will be removed: use ``bn.running_mean`` or
-    ``dict(bn.named_buffers())``.
-    """
-
-    def __init__(self, module: Module):
-        self._module = module
-
-    def __call__(self) -> list[np.ndarray]:
-        return [v for _, v in self._module.named_buffers()]
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._module._buffers[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._module._buffers)
-
-    def __len__(self) -> int:
-        return len(self._module._buffers)
-
-    def __repr__(self) -> str:
-        return f"Buffers({list(self._module._buffers)})"
 
 
 class Module:
@@ -194,10 +164,9 @@ class Module:
         """``(name, array)`` of every buffer (state that is saved but not trained)."""
         return self._named(lambda m: m._buffers.items())
 
-    @property
-    def buffers(self) -> Buffers:
-        """``module.buffers()`` lists every buffer (see :class:`Buffers`)."""
-        return Buffers(self)
+    def buffers(self) -> list[np.ndarray]:
+        """Every buffer, in the order of :meth:`named_buffers` (torch's ``module.buffers()``)."""
+        return [v for _, v in self.named_buffers()]
 
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.parameters()))
@@ -595,9 +564,9 @@ class MLP(Sequential):
     layer (``"sigmoid"``, ``"softmax"``...) or ``None`` for raw scores, the input that the
     fused losses (``BCEWithLogitsLoss``, ``CrossEntropyLoss``) expect.
 
-    Kept for notebooks: the same network as ``coursekit.models.mlp(sizes, activation,
-    output=output, rng=rng)``, the one builder (which also adds batch norm or builds the
-    torch twin); this class adds only ``sizes``.
+    Kept for solutions/03 until it moves to :func:`coursekit.models.mlp`: the same network
+    as ``mlp(sizes, activation, output=output, rng=rng)``, the one builder (which also adds
+    batch norm or builds the torch twin); this class adds only ``sizes``.
     """
 
     def __init__(

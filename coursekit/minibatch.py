@@ -20,7 +20,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ._checks import in_range, rng_or_seed
+from ._checks import in_range
 from .history import History, progress
 from .optim.base import Optimizer
 from .optim.schedules import Schedule
@@ -60,8 +60,6 @@ def batches(
     rule: str = "shuffle",
     drop_last: bool = False,
     rng=None,
-    *,
-    seed=None,
 ):
     """Yield the index arrays of one epoch over ``n`` samples, ``batch_size`` at a time.
 
@@ -77,12 +75,11 @@ def batches(
     An epoch holds ``n`` indices: ``n // b`` full batches and one of ``n % b`` unless
     ``drop_last``. Pass the same ``numpy.random.Generator`` to successive calls to get a
     new order each epoch; a seed (an int) gives the same order every time, and ``None``
-    the course seed (:mod:`coursekit.seeding`). ``seed=`` is the old name of ``rng``,
-    kept for notebooks.
+    the course seed (:mod:`coursekit.seeding`).
     """
     _check_batching(n, batch_size, rule)
     n, batch_size = int(n), int(batch_size)
-    rng = make_rng(rng_or_seed(rng, seed, "batches"))
+    rng = make_rng(rng)
     if rule == "shuffle":
         order = rng.permutation(n)
     elif rule == "cyclic":
@@ -168,13 +165,12 @@ def run_epoch(
     epoch: int = 0,
     iteration: int = 0,
     on_batch=None,
-    seed=None,
 ) -> int:
     """One pass over the data: a forward, backward and optimiser step per batch.
 
     ``X`` ``(N, D)``, ``y`` ``(N,)`` or ``(N, C)`` (checked by the caller, e.g.
     :func:`train_minibatch`). ``rng``: the generator of :func:`batches` (``None``: the
-    course seed; ``seed=`` is its old name, kept for notebooks). ``schedule``, when a
+    course seed). ``schedule``, when a
     function ``iteration -> lr``, sets ``optimizer.lr = schedule(iteration)`` before each
     step (a :class:`~coursekit.optim.schedules.Schedule` is stepped per epoch by
     :func:`train_minibatch`, not here); ``ema.update()`` runs after each step;
@@ -183,7 +179,7 @@ def run_epoch(
     epoch and iteration when a batch loss or gradient is NaN/inf.
     """
     per_iteration = _schedule_kind(schedule, "run_epoch") == "iteration"
-    rng = make_rng(rng_or_seed(rng, seed, "run_epoch"))
+    rng = make_rng(rng)
     for idx in batches(len(X), batch_size, rule, drop_last, rng):
         if per_iteration:
             optimizer.lr = float(schedule(iteration))

@@ -4,9 +4,9 @@ r"""One builder for the course's networks: :func:`mlp`, in numpy or in PyTorch, 
 ``batchnorm=True`` puts a ``BatchNorm1d`` after every hidden ``Linear``;
 ``backend="torch"`` builds the same layers as a ``torch.nn.Sequential`` with the same
 ``state_dict`` keys, so weights copy between the two (:mod:`coursekit.torch_utils`).
-The layout itself is :func:`coursekit.layers.mlp_layout`; :class:`coursekit.layers.MLP`,
-:func:`coursekit.batchnorm.mlp_bn` and :func:`coursekit.torch_utils.mlp_torch` are the
-older names of special cases, kept for notebooks.
+The layout itself is :func:`coursekit.layers.mlp_layout`. :class:`coursekit.layers.MLP`
+and :func:`coursekit.torch_utils.mlp_torch` are older names of special cases, kept for
+solutions/03 until it moves to :func:`mlp`.
 """
 
 from __future__ import annotations

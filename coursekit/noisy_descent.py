@@ -106,8 +106,8 @@ def _sweep(grad, w0, shapes, lrs, seeds, steps, runs, sigma, target, metric) -> 
             rows.append(schedule_lrs(name, lr0, steps))
             owner.append(name)
     scores = _simulate(grad, w0, np.array(rows), sigma, steps, seeds, runs, target)
-    owner = np.array(owner)
-    return Sweep(grids, {n: scores[owner == n] for n in shapes}, [int(s) for s in seeds], metric)
+    owners = np.array(owner)
+    return Sweep(grids, {n: scores[owners == n] for n in shapes}, [int(s) for s in seeds], metric)
 
 
 def noisy_quadratic_sweep(
@@ -242,7 +242,7 @@ def final_positions(
     runs: int = 200,
     sigma: float = 0.5,
     record: int = 0,
-) -> np.ndarray:
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     r"""Where ``runs`` noisy GD runs from the bad minimum end after ``steps`` steps, shape
     ``(runs,)``; with ``record > 0`` the paths of the first ``record`` runs as well,
     ``(steps + 1, record)``, returned as a second value. Same noise as :func:`escape_sweep`

@@ -26,7 +26,7 @@ learning rate; QuickProp's secant steps do not depend on the scale of the gradie
 its gradient steps get $-\eta g$); the Rprops ignore the gradient's size and take the
 run's learning rate as initial step size, written into their state before the first
 step. ``tests/test_claims_06.py`` checks single runs against the unbatched network
-(:class:`coursekit.layers.MLP` with :func:`coursekit.training.train_full_batch`).
+(:func:`coursekit.models.mlp` with :func:`coursekit.training.train_full_batch`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 from . import theory
 from .checks import beats, passed
 from .data import make_xor
-from .layers import MLP
+from .models import mlp
 from .optim import GD, SGD, QuickProp, Rprop, RpropLecture, RpropSlide
 from .problems import MAX_NORM, Quadratic
 from .seeding import make_rng
@@ -112,7 +112,7 @@ def two_level_quadratic(kappa: float, dim: int = 10, rotate: bool = False, rng=N
     if not rotate:
         return Quadratic.from_spectrum(lam)
     seed = int(make_rng(rng).integers(2**31))
-    return Quadratic.from_spectrum(lam, rotation="random", seed=seed)
+    return Quadratic.from_spectrum(lam, rotation="random", rng=seed)
 
 
 QUADRATIC_OPTIMIZERS: dict[str, tuple[type, dict]] = {
@@ -224,11 +224,11 @@ def quadratic_sweep(
     ``{name: (class, kwargs)}``, default :data:`QUADRATIC_OPTIMIZERS`; ``max_evals`` an
     int or one per method."""
     methods = QUADRATIC_OPTIMIZERS if methods is None else methods
-    grids = quadratic_grids(problem) if grids is None else grids
+    chosen = quadratic_grids(problem) if grids is None else grids
     scores, lrs = {}, {}
     for name, (cls, kw) in methods.items():
         cap = max_evals[name] if isinstance(max_evals, Mapping) else max_evals
-        lrs[name] = np.asarray(grids[name], dtype=float)
+        lrs[name] = np.asarray(chosen[name], dtype=float)
         scores[name] = evaluations_grid(problem, cls, lrs[name], starts, tol, cap, **kw)
     return Sweep(lrs, scores, list(range(len(starts))), f"gradient evaluations to {tol:g}")
 
@@ -309,14 +309,14 @@ def xor_networks(seeds: Sequence[int], n: int = 200, noise: float = 0.5, hidden:
     r"""Data and initial weights for one 2-``hidden``-2 tanh network per seed.
 
     Seed ``s`` draws the XOR data ``make_xor(n, noise, rng=s)`` and the weights of
-    ``MLP([2, hidden, 2], activation="tanh", rng=s + 1)`` (PyTorch's initialisation).
+    ``mlp([2, hidden, 2], activation="tanh", rng=s + 1)`` (PyTorch's initialisation).
     Returns ``X`` (R, n, 2), one-hot targets ``Y`` (R, n, 2) and the parameters stacked
     over runs: ``W1`` (R, hidden, 2), ``b1`` (R, hidden), ``W2`` (R, 2, hidden), ``b2`` (R, 2).
     """
     data = [make_xor(n, noise=noise, rng=int(s)) for s in seeds]
     X = np.stack([d[0] for d in data])
     Y = np.stack([np.eye(2)[d[1]] for d in data])
-    nets = [MLP([2, hidden, 2], activation="tanh", rng=int(s) + 1).parameters() for s in seeds]
+    nets = [mlp([2, hidden, 2], activation="tanh", rng=int(s) + 1).parameters() for s in seeds]
     params = [np.stack([p[i] for p in nets]) for i in range(4)]
     return X, Y, params
 

@@ -119,7 +119,7 @@ class Quadratic(Problem):
         eigenvectors are the axes turned by that angle), an orthogonal matrix ``Q``, or
         ``"random"`` (a Haar-random ``Q`` drawn from ``rng``: a generator, a seed, or
         ``None`` for the course seed). ``seed=`` is the old name of ``rng``, kept for
-        notebooks.
+        solutions/02 until it moves to ``rng=``.
         """
         rng = rng_or_seed(rng, seed, "from_spectrum")
         lam = np.asarray(eigenvalues, dtype=float)
@@ -146,7 +146,8 @@ class Quadratic(Problem):
         Eigenvalues are log-spaced from ``lambda_max / kappa`` to ``lambda_max``.
         ``rotate``: ``False`` (diagonal), ``True`` (a random rotation drawn from ``rng``:
         a generator, a seed, or ``None`` for the course seed) or an angle in radians
-        (2-D). ``seed=`` is the old name of ``rng``, kept for notebooks.
+        (2-D). ``seed=`` is the old name of ``rng``, kept for solutions/02 until it moves to
+        ``rng=``.
         """
         rng = rng_or_seed(rng, seed, "with_condition")
         in_range(float(kappa), "with_condition kappa", low=1.0)

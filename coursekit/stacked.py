@@ -13,7 +13,7 @@ own gradient history (SGD, momentum, AdaGrad, RMSProp, Adam are all elementwise)
 so does :class:`~coursekit.minibatch.ParameterEMA`: one optimiser on the stacked arrays
 is exactly ``K`` independent optimisers. Member ``k`` of
 ``StackedMLP(sizes, seeds)`` trained by :func:`train_stacked` is, up to rounding,
-``MLP(sizes, rng=seeds[k])`` trained by ``train_minibatch(..., rng=seeds[k])`` with the
+``mlp(sizes, rng=seeds[k])`` trained by ``train_minibatch(..., rng=seeds[k])`` with the
 same optimiser: same initial weights, same batches (the tests check this).
 
 Differences from :func:`~coursekit.minibatch.train_minibatch`: the loss is always
@@ -28,8 +28,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_batch
-from .layers import MLP, log_softmax, softmax
+from .layers import log_softmax, softmax
 from .minibatch import ParameterEMA, _check_batching, batches, num_batches
+from .models import mlp
 from .seeding import make_rng
 
 __all__ = ["StackedMLP", "train_stacked", "sweep_stacked"]
@@ -41,10 +42,10 @@ class StackedMLP:
     r"""``K`` independent multilayer perceptrons, parameters stacked on a first axis.
 
     ``StackedMLP([64, 32, 10], seeds=[3, 4, 5])``: member ``k`` starts from the weights
-    of ``MLP([64, 32, 10], rng=seeds[k])`` (PyTorch's uniform initialisation).
+    of ``mlp([64, 32, 10], rng=seeds[k])`` (PyTorch's uniform initialisation).
     ``activation`` between layers: ``"relu"`` or ``"tanh"``; the last layer gives raw
     scores. ``parameters()`` lists ``weight`` ``(K, out, in)`` and ``bias`` ``(K, out)``
-    per layer, in :class:`~coursekit.layers.MLP`'s order; ``gradients()`` the same
+    per layer, in :func:`~coursekit.models.mlp`'s order; ``gradients()`` the same
     shapes after :meth:`loss_and_backward`.
     """
 
@@ -56,8 +57,8 @@ class StackedMLP:
             raise ValueError(
                 f"StackedMLP: expected activation in {_ACTIVATIONS}, got {activation!r}"
             )
-        nets = [MLP(sizes, activation=activation, rng=s) for s in seeds]
-        self.sizes = nets[0].sizes
+        nets = [mlp(sizes, activation=activation, rng=s) for s in seeds]
+        self.sizes = [int(s) for s in sizes]
         self.seeds = seeds
         self.activation = activation
         self._params = [np.stack(ps) for ps in zip(*(n.parameters() for n in nets), strict=True)]

@@ -66,13 +66,15 @@ def min_norm_subgradient(G) -> np.ndarray:
         rhs = np.zeros(m + 1)
         rhs[m] = 1.0
         sol = np.linalg.lstsq(K, rhs, rcond=None)[0]
-        alpha = sol[:m]
-        if np.any(alpha < -1e-12) or abs(alpha.sum() - 1) > 1e-9:
+        weights = sol[:m]
+        if np.any(weights < -1e-12) or abs(weights.sum() - 1) > 1e-9:
             continue
-        g = np.clip(alpha, 0, None) @ G[S]
+        g = np.clip(weights, 0, None) @ G[S]
         norm = float(g @ g)
         if norm < best_norm - 1e-15:
             best, best_norm = g, norm
+    if best is None:  # a single row is always a feasible subset: only NaN ends here
+        raise ValueError("min_norm_subgradient: expected finite gradients")
     return best
 
 

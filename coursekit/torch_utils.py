@@ -32,7 +32,6 @@ from .training import check_data, diverged, evaluate_all, metric_for_targets, re
 __all__ = [
     "device",
     "device_message",
-    "seed_everything",
     "mlp_torch",
     "to_torch",
     "copy_params_to_torch",
@@ -66,21 +65,12 @@ def device(prefer: str = "cuda", verbose: bool = True) -> torch.device:
     return dev
 
 
-def seed_everything(seed: int | None = None) -> int:
-    """Seed Python's ``random``, numpy's global generator and torch (CPU and every GPU);
-    ``None`` is the course seed. Kept for notebooks: it is :func:`coursekit.seeding.seed`."""
-    return seeding.seed(seed)
-
-
 def mlp_torch(
     sizes, activation: str = "relu", output: str | None = None, dtype=torch.float64
 ) -> torch.nn.Sequential:
-    """``torch.nn.Sequential`` laid out like :class:`coursekit.layers.MLP` (same state_dict keys).
+    """``coursekit.models.mlp(sizes, activation, output=output, backend="torch", dtype=dtype)``.
 
-    ``mlp_torch([64, 32, 10])`` is ``Linear(64, 32), ReLU(), Linear(32, 10)``; torch's own
-    initialisation (the same distribution as coursekit's, other random numbers). Kept for
-    notebooks: it is ``coursekit.models.mlp(sizes, activation, output=output,
-    backend="torch", dtype=dtype)``.
+    Kept for solutions/03 until it moves to :func:`coursekit.models.mlp`; use that.
     """
     return mlp(sizes, activation, output=output, backend="torch", dtype=dtype)
 
@@ -310,11 +300,11 @@ def train_torch(
     :func:`coursekit.minibatch.batches` with ``make_rng(rng)``, the same order as
     ``train_minibatch(rng=rng)``; an integer or ``None`` (the course seed) also seeds
     torch, numpy's global generator and ``random`` first (:func:`coursekit.seeding.seed`).
-    ``seed=`` is the old name of ``rng``, kept for notebooks. Only the loss at the end of
+    ``seed=`` is the old name of ``rng`` (kept for solutions/03 until it moves to ``rng=``). Only the loss at the end of
     an epoch is checked for NaN/inf (checking each batch would synchronise the GPU every
     step); a divergence raises :class:`~coursekit.errors.DivergenceError`.
     """
-    rng = rng_or_seed(rng, seed, "train_torch")
+    rng = rng_or_seed(rng, seed, "train_torch")  # kept for solutions/03 until it moves to rng=
     dev = device(verbose=False) if dev is None else torch.device(dev)
     Xh, yh, Xvh, yvh = check_data(
         _host(X),

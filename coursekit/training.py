@@ -36,7 +36,6 @@ from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HingeLoss, Los
 
 __all__ = [
     "History",
-    "DivergenceError",
     "NonFiniteError",
     "train_full_batch",
     "accuracy",

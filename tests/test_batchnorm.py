@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from coursekit.batchnorm import BatchNorm1d, mlp_bn
+from coursekit.batchnorm import BatchNorm1d
 from coursekit.gradcheck import check_module
 from coursekit.layers import MLP, Linear, ReLU, Sequential
 from coursekit.losses import CrossEntropyLoss, MSELoss
+from coursekit.models import mlp
 
 TOL = dict(rtol=1e-10, atol=1e-12)  # float64: both compute the same formulas, differences ~1e-15
 
@@ -43,7 +44,7 @@ def _assert_same(ours, ref, got, want):
             getattr(ref, k).grad = None
     if ours.track_running_stats:
         for k in ("running_mean", "running_var", "num_batches_tracked"):
-            np.testing.assert_allclose(ours.buffers[k], getattr(ref, k).numpy(), **TOL)
+            np.testing.assert_allclose(getattr(ours, k), getattr(ref, k).numpy(), **TOL)
 
 
 @pytest.mark.parametrize(
@@ -80,12 +81,12 @@ def test_running_variance_is_unbiased_and_momentum_none_is_cumulative_average():
     for x in xs:
         bn.forward(x)
     np.testing.assert_allclose(
-        bn.buffers["running_mean"], np.mean([x.mean(0) for x in xs], axis=0), rtol=1e-12
+        bn.running_mean, np.mean([x.mean(0) for x in xs], axis=0), rtol=1e-12
     )
     np.testing.assert_allclose(
-        bn.buffers["running_var"], np.mean([x.var(0, ddof=1) for x in xs], axis=0), rtol=1e-12
+        bn.running_var, np.mean([x.var(0, ddof=1) for x in xs], axis=0), rtol=1e-12
     )
-    assert int(bn.buffers["num_batches_tracked"]) == 4
+    assert int(bn.num_batches_tracked) == 4
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
@@ -191,10 +192,10 @@ def test_bad_inputs_raise_clear_errors():
         BatchNorm1d(2).backward(np.ones((3, 2)))
 
 
-def test_mlp_bn_layout_and_torch_keys():
+def test_mlp_batchnorm_layout_and_torch_keys():
     """Linear-BN-act blocks then a Linear; state_dict keys equal torch's for the same layout;
     batchnorm=False gives exactly coursekit's MLP (same weights from the same seed)."""
-    model = mlp_bn([5, 4, 4, 3], activation="tanh", rng=0)
+    model = mlp([5, 4, 4, 3], activation="tanh", batchnorm=True, rng=0)
     assert [type(m).__name__ for m in model.layers] == [
         "Linear",
         "BatchNorm1d",
@@ -214,19 +215,19 @@ def test_mlp_bn_layout_and_torch_keys():
         torch.nn.Linear(4, 3),
     )
     assert list(model.state_dict()) == list(ref.state_dict())
-    plain, mlp = mlp_bn([5, 4, 3], batchnorm=False, rng=1), MLP([5, 4, 3], rng=1)
-    for (ka, a), (kb, b) in zip(plain.named_parameters(), mlp.named_parameters(), strict=True):
+    plain, bare = mlp([5, 4, 3], batchnorm=False, rng=1), MLP([5, 4, 3], rng=1)
+    for (ka, a), (kb, b) in zip(plain.named_parameters(), bare.named_parameters(), strict=True):
         assert ka == kb
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="at least two positive layer sizes"):
-        mlp_bn([5])
+        mlp([5], batchnorm=True)
 
 
 def test_load_state_dict_restores_the_running_statistics():
     """Parameters and buffers both come back: the running mean, variance and batch count
     saved before more training batches are those after loading (and they did change)."""
     rng = np.random.default_rng(0)
-    model = mlp_bn([4, 6, 3], rng=0)
+    model = mlp([4, 6, 3], batchnorm=True, rng=0)
     for _ in range(3):
         model.forward(rng.normal(2.0, 3.0, size=(8, 4)))
     saved = model.state_dict()
@@ -238,9 +239,8 @@ def test_load_state_dict_restores_the_running_statistics():
     for key, value in model.named_buffers():
         np.testing.assert_array_equal(value, saved[key], err_msg=key)
     assert int(bn.num_batches_tracked) == 3
-    np.testing.assert_array_equal(bn.buffers["running_var"], bn.running_var)  # the old spelling
     model.eval()
     X = rng.normal(size=(5, 4))
-    twin = mlp_bn([4, 6, 3], rng=1)
+    twin = mlp([4, 6, 3], batchnorm=True, rng=1)
     twin.load_state_dict(saved)
     np.testing.assert_array_equal(twin.eval()(X), model(X))

@@ -15,8 +15,8 @@ import pytest
 
 from coursekit import checks, convergence, theory
 from coursekit.optim import GD, Momentum, Nesterov
-from coursekit.optim.sgd import momentum_rate
 from coursekit.problems import Quadratic, optimize
+from coursekit.theory import momentum_rate
 
 KAPPA = 100
 PROBLEM = Quadratic.with_condition(KAPPA, dim=2, rotate=np.pi / 6)

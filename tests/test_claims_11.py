@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from coursekit.batchnorm import BatchNorm1d, mlp_bn
+from coursekit.batchnorm import BatchNorm1d
 from coursekit.checks import beats, close, passed, reached, verdict
 from coursekit.data import load_digits_multiclass
 from coursekit.depth import (
@@ -29,6 +29,7 @@ from coursekit.instruments import (
 )
 from coursekit.layers import Identity, ReLU
 from coursekit.losses import MSELoss
+from coursekit.models import mlp
 from coursekit.preprocessing import zca_whiten
 from coursekit.sweep import Sweep
 
@@ -38,7 +39,7 @@ WHITE, _ = zca_whiten(RAW)
 
 
 def _block_ends(act, bn, seed, X=WHITE):
-    net = mlp_bn([WIDTH] * (DEPTH + 2), activation=act, batchnorm=bn)
+    net = mlp([WIDTH] * (DEPTH + 2), activation=act, batchnorm=bn)
     init_mlp(net, "kaiming_normal" if act == "relu" else "xavier_normal", rng=seed)
     hs = forward_by_layer(net, X)
     return net, [
@@ -140,7 +141,7 @@ def _majority(depth, bn, n=10):
     return np.median(
         [
             majority_fraction(
-                init_mlp(mlp_bn([64] + [32] * depth + [10], batchnorm=bn), "kaiming_normal", rng=s),
+                init_mlp(mlp([64] + [32] * depth + [10], batchnorm=bn), "kaiming_normal", rng=s),
                 DIGITS.X_test,
             )
             for s in range(100, 100 + n)
@@ -181,8 +182,8 @@ def test_running_variance_check_tells_unbiased_from_biased():
         bn.forward(rng.normal(3.0, 2.0, size=(16, 8)))
     se = 4 * math.sqrt(2 / (1000 * 15 * 8))
     for rv, expected in (
-        (bn.buffers["running_var"].mean(), "OK"),
-        (bn.buffers["running_var"].mean() * 15 / 16, "FAIL"),
+        (bn.running_var.mean(), "OK"),
+        (bn.running_var.mean() * 15 / 16, "FAIL"),
     ):
         assert passed(abs(rv - 4) < 4 * se and abs(rv - 4) < abs(rv - 3.75)).startswith(expected)
 
@@ -193,8 +194,8 @@ def lr_sweep():
     X, y = DIGITS.X_train[:128], DIGITS.y_train[:128]
     sizes = [64] + [32] * 16 + [10]
     builders = {
-        "no BN": lambda s: init_mlp(mlp_bn(sizes, batchnorm=False), "kaiming_normal", rng=s),
-        "BN": lambda s: init_mlp(mlp_bn(sizes, batchnorm=True), "kaiming_normal", rng=s),
+        "no BN": lambda s: init_mlp(mlp(sizes, batchnorm=False), "kaiming_normal", rng=s),
+        "BN": lambda s: init_mlp(mlp(sizes, batchnorm=True), "kaiming_normal", rng=s),
     }
     result, curves = deep_sweep(
         builders, X, y, np.geomspace(0.003, 3, 7), seeds=[31, 32, 33], steps=60

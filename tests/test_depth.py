@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-from coursekit.batchnorm import mlp_bn
 from coursekit.depth import (
     DeepSweep,
     deep_sweep,
@@ -19,13 +18,15 @@ from coursekit.depth import (
     torch_loss_curve,
     train_stacked,
 )
+from coursekit.errors import DivergenceError
 from coursekit.init import init_mlp
 from coursekit.instruments import covariance_condition, dead_units, log_variance_rate
 from coursekit.layers import Linear, Sequential, Sigmoid
 from coursekit.losses import CrossEntropyLoss
+from coursekit.models import mlp
 from coursekit.sweep import Sweep
 from coursekit.torch_utils import to_torch
-from coursekit.training import DivergenceError, train_full_batch
+from coursekit.training import train_full_batch
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(40, 12))
@@ -34,7 +35,7 @@ Y = RNG.integers(0, 5, size=40)
 
 def small(bn, act="relu", seed=0, dtype=np.float64):
     return init_mlp(
-        mlp_bn([12, 8, 8, 5], activation=act, batchnorm=bn, dtype=dtype), "kaiming_normal", rng=seed
+        mlp([12, 8, 8, 5], activation=act, batchnorm=bn, dtype=dtype), "kaiming_normal", rng=seed
     )
 
 

@@ -5,16 +5,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from coursekit.errors import DivergenceError
 from coursekit.explorer import (
     EXPLORER_W0,
     explore,
     explorer_problem,
     explorer_trajectory,
-    plot_contours,
-    plot_log_error,
 )
+from coursekit.plotting import plot_contours, plot_log_error
 from coursekit.problems import Quadratic, Rosenbrock
-from coursekit.training import DivergenceError
 
 
 def test_explorer_problem_has_the_requested_condition_number():

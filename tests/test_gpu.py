@@ -359,10 +359,10 @@ def test_assignment_3_on_cuda(report):
 def test_to_torch_on_cuda(cuda, report):
     """A coursekit network with batch norm, copied to torch and moved to CUDA, computes
     the numpy forward pass to 1e-12 in float64, as on the CPU."""
-    from coursekit.batchnorm import mlp_bn
+    from coursekit.models import mlp
     from coursekit.torch_utils import to_torch
 
-    model = mlp_bn([16, 32, 32, 4], activation="relu", batchnorm=True)
+    model = mlp([16, 32, 32, 4], activation="relu", batchnorm=True)
     X = np.random.default_rng(0).standard_normal((64, 16))
     expected = model.forward(X)
     errors = {}

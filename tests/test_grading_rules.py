@@ -300,7 +300,7 @@ def evaluate(model, X, y):
 
 
 def train_epochs(model, opt, X, y, epochs, batch_size, seed=0):
-    h = torch_utils.train_torch(model, X, y, opt, epochs=epochs, batch_size=batch_size, seed=seed)
+    h = torch_utils.train_torch(model, X, y, opt, epochs=epochs, batch_size=batch_size, rng=seed)
     return list(h["train_loss"][1:])
 """,
             "coursekit.torch_utils.train_torch, the q4 oracle",

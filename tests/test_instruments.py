@@ -165,7 +165,9 @@ def test_plot_by_layer_draws_one_line_per_series():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    ax = ins.plot_by_layer({"a": [1.0, 0.1, 0.0], "b": [2.0, 2.0, 2.0]}, logy=True, ylabel="var")
+    from coursekit.plotting import plot_by_layer
+
+    ax = plot_by_layer({"a": [1.0, 0.1, 0.0], "b": [2.0, 2.0, 2.0]}, logy=True, ylabel="var")
     lines = ax.get_lines()
     assert [line.get_label() for line in lines] == ["a", "b"]
     np.testing.assert_array_equal(lines[0].get_xdata(), [1, 2, 3])

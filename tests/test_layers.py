@@ -372,13 +372,12 @@ def test_backward_without_input_gradient_is_the_same_whatever_the_first_layer(fi
 
 
 def test_one_builder_for_numpy_and_torch_with_and_without_batch_norm():
-    from coursekit.batchnorm import mlp_bn
     from coursekit.models import mlp
     from coursekit.torch_utils import mlp_torch
 
     for bn in (False, True):
         ours = mlp([5, 4, 4, 3], "tanh", batchnorm=bn, rng=3)
-        old = mlp_bn([5, 4, 4, 3], "tanh", batchnorm=bn, rng=3)
+        old = mlp([5, 4, 4, 3], "tanh", batchnorm=bn, rng=3)
         theirs = mlp([5, 4, 4, 3], "tanh", batchnorm=bn, backend="torch")
         assert [type(m).__name__ for m in ours.layers] == [type(m).__name__ for m in theirs]
         assert list(ours.state_dict()) == list(theirs.state_dict())

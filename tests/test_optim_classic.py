@@ -488,12 +488,6 @@ def test_step_rejects_wrong_gradients():
         opt.step([np.array([0.0, np.nan, 1.0])])
 
 
-def test_momentum_rate_is_still_importable_from_optim_sgd():
-    from coursekit.optim import sgd
-
-    assert sgd.momentum_rate is momentum_rate  # kept for notebooks
-
-
 def test_lr_is_checked_whenever_it_changes():
     """The base owns lr: a schedule or a notebook setting it to 0, a negative value or NaN
     gets the same error as the constructor."""

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from coursekit.errors import DivergenceError
 from coursekit.optim import GD
 from coursekit.problems import (
     Quadratic,
@@ -12,11 +13,10 @@ from coursekit.problems import (
     critical_point_type,
     optimize,
 )
-from coursekit.training import DivergenceError
 
 RNG = np.random.default_rng(0)
 A_ROT = Quadratic.from_spectrum(
-    [0.5, 2.0, 7.0], rotation="random", seed=3, b=[1.0, -2.0, 0.5], c=1.5
+    [0.5, 2.0, 7.0], rotation="random", rng=3, b=[1.0, -2.0, 0.5], c=1.5
 )
 
 
@@ -76,7 +76,7 @@ def test_from_spectrum_has_the_eigenvalues_and_eigenvectors_asked_for():
 @pytest.mark.parametrize("rotate", [False, True, 0.4])
 def test_with_condition_gives_that_condition_number(kappa, rotate):
     dim = 2 if not isinstance(rotate, bool) else 4
-    q = Quadratic.with_condition(kappa, dim=dim, rotate=rotate, seed=1)
+    q = Quadratic.with_condition(kappa, dim=dim, rotate=rotate, rng=1)
     assert np.linalg.cond(q.A) == pytest.approx(kappa, rel=1e-9)  # numpy's 2-norm cond
     assert q.condition_number == pytest.approx(kappa, rel=1e-9)
     np.testing.assert_allclose(q.minimizer, 0.0, atol=1e-12)

@@ -19,7 +19,7 @@ def _errors(problem, lr, w0, steps):
 @pytest.mark.parametrize("kappa", [2.0, 10.0, 50.0, 300.0])
 @pytest.mark.parametrize(("rotate", "dim"), [(False, 2), (0.7, 2), (True, 6)])
 def test_measured_gd_rate_at_optimal_lr_is_kappa_minus_one_over_kappa_plus_one(kappa, rotate, dim):
-    q = Quadratic.with_condition(kappa, dim=dim, rotate=rotate, seed=4)
+    q = Quadratic.with_condition(kappa, dim=dim, rotate=rotate, rng=4)
     lr = theory.optimal_lr(q.eigenvalues)
     theory_rate = theory.optimal_rate(kappa)
     steps = int(np.ceil(np.log(1e-12) / np.log(theory_rate)))  # error falls ~12 decades
@@ -29,7 +29,7 @@ def test_measured_gd_rate_at_optimal_lr_is_kappa_minus_one_over_kappa_plus_one(k
 
 
 def test_rate_matches_measured_rate_away_from_the_optimum():
-    q = Quadratic.with_condition(20.0, dim=3, rotate=True, seed=0)
+    q = Quadratic.with_condition(20.0, dim=3, rotate=True, rng=0)
     for lr in [0.3, 1.0, 1.9]:
         e = _errors(q, lr, np.ones(3), 200)
         assert theory.measured_rate(e) == pytest.approx(theory.rate(q.eigenvalues, lr), rel=0.01)
@@ -73,7 +73,7 @@ def test_steps_to_tolerance_counts_gd_steps():
 
 def test_o_one_over_k_bound_holds_on_a_convex_not_strongly_convex_quadratic():
     # eigenvalues down to 0: convex, L = 1, no strong convexity, minimisers form a line
-    q = Quadratic.from_spectrum([0.0, 1e-3, 0.1, 1.0], rotation="random", seed=5)
+    q = Quadratic.from_spectrum([0.0, 1e-3, 0.1, 1.0], rotation="random", rng=5)
     w0 = np.array([3.0, -1.0, 2.0, 1.0])
     traj = optimize(q, lambda p: GD(p, lr=1.0 / q.lambda_max), w0, steps=500)
     # closest minimiser: remove the components along the non-zero eigenvectors

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from coursekit import torch_utils as tu
+from coursekit.errors import DivergenceError
 from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss
 from coursekit.minibatch import train_minibatch
 from coursekit.optim import Adam
-from coursekit.training import DivergenceError
 
 torch.set_num_threads(1)  # tiny tensors: extra threads only contend on a shared machine
 
@@ -33,14 +33,6 @@ def test_device_prefers_cuda_when_present(monkeypatch):
     assert tu.device(prefer="cpu", verbose=False).type == "cpu"
     with pytest.raises(ValueError, match="prefer='cuda' or 'cpu', got 'tpu'"):
         tu.device("tpu")
-
-
-def test_seed_everything_repeats_random_numbers():
-    tu.seed_everything(3)
-    a = (torch.rand(3), np.random.rand(3))  # noqa: NPY002
-    tu.seed_everything(3)
-    b = (torch.rand(3), np.random.rand(3))  # noqa: NPY002
-    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
 
 
 def test_mlp_torch_has_coursekit_layout():
@@ -139,14 +131,14 @@ def test_throughput_reports_every_batch_size():
 
 
 def test_to_torch_copies_batchnorm_with_running_statistics():
-    from coursekit.batchnorm import mlp_bn
+    from coursekit.models import mlp
 
-    model = mlp_bn([4, 6, 3], batchnorm=True)
+    model = mlp([4, 6, 3], batchnorm=True)
     X = np.random.default_rng(0).normal(size=(8, 4))
     model.forward(X)  # one training step of running statistics
     net = tu.to_torch(model)
     assert isinstance(net[1], torch.nn.BatchNorm1d) and net.training
-    assert np.allclose(net[1].running_var.numpy(), model[1].buffers["running_var"], rtol=1e-15)
+    assert np.allclose(net[1].running_var.numpy(), model[1].running_var, rtol=1e-15)
     model.eval()
     net.eval()
     with torch.no_grad():
@@ -239,11 +231,11 @@ def test_rng_and_its_old_name_seed_give_the_same_run():
         tu.train_torch(net, X, y, lambda p: torch.optim.SGD(p, lr=0.1), rng=1, seed=1)
 
 
-def test_seed_everything_is_the_course_seed(monkeypatch):
+def test_the_course_seed_seeds_torch(monkeypatch):
     from coursekit import seeding
 
     monkeypatch.setenv("COURSEKIT_SEED", "7")
-    assert tu.seed_everything() == 7 == seeding.course_seed()
+    assert seeding.seed() == 7 == seeding.course_seed()
     a = torch.rand(2)
     seeding.seed(7)
     assert torch.equal(a, torch.rand(2))

@@ -6,7 +6,8 @@ import pytest
 from coursekit import data as D
 from coursekit import layers as L
 from coursekit import losses as Ls
-from coursekit.training import DivergenceError, History, accuracy, train_full_batch
+from coursekit.errors import DivergenceError
+from coursekit.training import History, accuracy, train_full_batch
 
 
 def test_one_step_equals_gradient_descent_by_hand():

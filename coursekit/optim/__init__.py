@@ -14,7 +14,6 @@ _EXPORTS = {
     "SGD": "sgd",
     "Momentum": "sgd",
     "Nesterov": "sgd",
-    "momentum_rate": "sgd",  # kept for notebooks: it lives in coursekit.theory; will be removed
     # second order and per-dimension methods
     "Newton": "newton",
     "Rprop": "rprop",

@@ -9,7 +9,7 @@ because numpy arrays carry no ``.grad``::
     for _ in range(100):
         opt.step([problem.grad(w)])
 
-    model = MLP([64, 32, 10])
+    model = mlp([64, 32, 10])
     opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
     ...
     model.backward(loss.backward())

@@ -23,10 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import in_range
-from ..theory import momentum_rate  # kept for notebooks (moved to theory); will be removed
 from .base import Optimizer
 
-__all__ = ["GD", "SGD", "Momentum", "Nesterov", "momentum_rate"]
+__all__ = ["GD", "SGD", "Momentum", "Nesterov"]
 
 
 class GD(Optimizer):
