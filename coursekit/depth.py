@@ -40,6 +40,7 @@ from .batchnorm import BatchNorm1d
 from .checks import passed
 from .layers import Identity, Linear, ReLU, Sequential, Tanh
 from .seeding import make_rng
+from .stacked import stacked_backward, stacked_forward
 from .sweep import Sweep
 
 __all__ = [
@@ -96,60 +97,6 @@ def _stack(models: Sequence[Sequential]) -> tuple[list[tuple], list[dict]]:
         keys = list(models[0].layers[i].params)
         params.append({k: np.stack([m.layers[i].params[k] for m in models]) for k in keys})
     return arch, params
-
-
-def _forward(arch, params, X, store):
-    """Forward pass of the R stacked networks; ``store`` collects what backward needs."""
-    h = X
-    for (kind, *rest), p in zip(arch, params, strict=True):
-        if kind == "linear":
-            store.append(h)
-            h = np.matmul(h, np.swapaxes(p["weight"], 1, 2))
-            if rest[2]:
-                h += p["bias"][:, None, :]
-        elif kind == "bn":
-            centred = h - h.mean(axis=1, keepdims=True)
-            inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=1, keepdims=True) + rest[1])
-            xhat = centred * inv_std
-            store.append((xhat, inv_std))
-            h = p["weight"][:, None, :] * xhat + p["bias"][:, None, :]
-        elif kind == "relu":
-            store.append(h > 0)
-            h = np.maximum(h, 0, out=h)  # h is this block's own array: nothing else holds it
-        elif kind == "tanh":
-            h = np.tanh(h)
-            store.append(h)
-        else:  # identity
-            store.append(None)
-    return h
-
-
-def _backward(arch, params, g, store):
-    grads: list[dict] = [dict() for _ in arch]
-    for i in range(len(arch) - 1, -1, -1):
-        kind, *rest = arch[i]
-        saved = store[i]
-        if kind == "linear":
-            h = saved
-            grads[i]["weight"] = np.matmul(np.swapaxes(g, 1, 2), h if h.ndim == 3 else h[None])
-            if rest[2]:
-                grads[i]["bias"] = g.sum(axis=1)
-            g = np.matmul(g, params[i]["weight"]) if i > 0 else None
-        elif kind == "bn":
-            xhat, inv_std = saved
-            g_xhat = g * xhat
-            grads[i]["weight"] = g_xhat.sum(axis=1)
-            grads[i]["bias"] = g.sum(axis=1)
-            n = g.shape[1]
-            gamma = params[i]["weight"][:, None, :]
-            g = (gamma * inv_std) * (
-                g - grads[i]["bias"][:, None, :] / n - xhat * (grads[i]["weight"][:, None, :] / n)
-            )
-        elif kind == "relu":
-            g = g * saved
-        elif kind == "tanh":
-            g = g * (1.0 - saved * saved)
-    return grads
 
 
 def _cross_entropy(z, y):
@@ -215,8 +162,8 @@ def train_stacked(
     with np.errstate(all="ignore"):
         for k in range(int(steps)):
             store: list = []
-            loss, g = _cross_entropy(_forward(arch, params, X, store), y)
-            grads = _backward(arch, params, g, store)
+            loss, g = _cross_entropy(stacked_forward(arch, params, X, store), y)
+            grads = stacked_backward(arch, params, g, store)
             finite = np.isfinite(loss)
             for gr in grads:
                 for v in gr.values():

@@ -33,9 +33,80 @@ from .minibatch import ParameterEMA, _check_batching, batches, num_batches
 from .models import mlp
 from .seeding import make_rng
 
-__all__ = ["StackedMLP", "train_stacked", "sweep_stacked"]
+__all__ = ["StackedMLP", "train_stacked", "sweep_stacked", "stacked_forward", "stacked_backward"]
 
 _ACTIVATIONS = ("relu", "tanh")
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+def stacked_forward(arch, params, X, store):
+    r"""Forward pass of ``R`` networks of one architecture, stacked on a first axis.
+
+    ``arch``: one tuple per layer, ``("linear", in, out, has_bias)``, ``("bn", C, eps)``
+    (BatchNorm1d in training mode, affine), ``("relu",)``, ``("tanh",)`` or
+    ``("identity",)``; ``params``: one dict per layer of stacked arrays (``weight``
+    ``(R, out, in)``, ``bias`` ``(R, out)``; ``{}`` for an activation). ``X``: ``(N, D)``
+    shared by every network or ``(R, N, D)``. Returns ``(R, N, out)``; ``store`` (a list,
+    filled in place) collects what :func:`stacked_backward` needs, one entry per layer.
+    """
+    h = X
+    for (kind, *rest), p in zip(arch, params, strict=True):
+        if kind == "linear":
+            store.append(h)
+            h = np.matmul(h, np.swapaxes(p["weight"], 1, 2))
+            if rest[2]:
+                h += p["bias"][:, None, :]
+        elif kind == "bn":
+            centred = h - h.mean(axis=1, keepdims=True)
+            inv_std = 1.0 / np.sqrt(np.mean(centred * centred, axis=1, keepdims=True) + rest[1])
+            xhat = centred * inv_std
+            store.append((xhat, inv_std))
+            h = p["weight"][:, None, :] * xhat + p["bias"][:, None, :]
+        elif kind == "relu":
+            store.append(h > 0)
+            h = np.maximum(h, 0, out=h)  # h is this block's own array: nothing else holds it
+        elif kind == "tanh":
+            h = np.tanh(h)
+            store.append(h)
+        else:  # identity
+            store.append(None)
+    return h
+
+
+def stacked_backward(arch, params, g, store):
+    """Backward pass matching :func:`stacked_forward`: ``g`` is dLoss/dOutput ``(R, N, out)``;
+    returns one dict of gradients per layer (``{}`` for an activation), shaped as ``params``.
+    The gradient with respect to the input is not formed."""
+    grads: list[dict] = [dict() for _ in arch]
+    for i in range(len(arch) - 1, -1, -1):
+        kind, *rest = arch[i]
+        saved = store[i]
+        if kind == "linear":
+            h = saved
+            grads[i]["weight"] = np.matmul(np.swapaxes(g, 1, 2), h if h.ndim == 3 else h[None])
+            if rest[2]:
+                grads[i]["bias"] = g.sum(axis=1)
+            g = np.matmul(g, params[i]["weight"]) if i > 0 else None
+        elif kind == "bn":
+            xhat, inv_std = saved
+            g_xhat = g * xhat
+            grads[i]["weight"] = g_xhat.sum(axis=1)
+            grads[i]["bias"] = g.sum(axis=1)
+            n = g.shape[1]
+            gamma = params[i]["weight"][:, None, :]
+            g = (gamma * inv_std) * (
+                g - grads[i]["bias"][:, None, :] / n - xhat * (grads[i]["weight"][:, None, :] / n)
+            )
+        elif kind == "relu":
+            g = g * saved
+        elif kind == "tanh":
+            g = g * (1.0 - saved * saved)
+    return grads
+
+
+# ----------------------------------------------------------------------------- K MLPs
 
 
 class StackedMLP:
@@ -75,17 +146,26 @@ class StackedMLP:
     def gradients(self) -> list[np.ndarray]:
         return self._grads
 
-    def _act(self, z):
-        return np.maximum(z, 0.0) if self.activation == "relu" else np.tanh(z)
-
-    def _dact(self, a):
-        return (a > 0).astype(a.dtype) if self.activation == "relu" else 1.0 - a * a
-
     def forward(self, X) -> np.ndarray:
         """Scores ``(K, N, C)`` for inputs ``X``: ``(N, D)`` shared by every member, or
         ``(K, N, D)`` (one batch per member)."""
         h, _ = self._forward(X)
         return h
+
+    def _layers(self) -> tuple[list[tuple], list[dict]]:
+        """The architecture and per-layer parameter dicts of :func:`stacked_forward`
+        (views of :meth:`parameters`, so optimiser steps are seen)."""
+        arch: list[tuple] = []
+        params: list[dict] = []
+        n_layers = len(self._params) // 2
+        for i in range(n_layers):
+            W, b = self._params[2 * i], self._params[2 * i + 1]
+            arch.append(("linear", W.shape[2], W.shape[1], True))
+            params.append({"weight": W, "bias": b})
+            if i < n_layers - 1:
+                arch.append((self.activation,))
+                params.append({})
+        return arch, params
 
     def _forward(self, X):
         X = np.asarray(X, dtype=float)
@@ -94,16 +174,9 @@ class StackedMLP:
                 f"StackedMLP: expected inputs of shape (N, {self.sizes[0]}) or "
                 f"({self.K}, N, {self.sizes[0]}), got {X.shape}"
             )
-        acts = [X]
-        h = X
-        n_layers = len(self._params) // 2
-        for i in range(n_layers):
-            W, b = self._params[2 * i], self._params[2 * i + 1]
-            h = np.matmul(h, W.transpose(0, 2, 1)) + b[:, None, :]
-            if i < n_layers - 1:
-                h = self._act(h)
-                acts.append(h)
-        return h, acts
+        arch, params = self._layers()
+        store: list = []
+        return stacked_forward(arch, params, X, store), (arch, params, store)
 
     def loss(self, X, y) -> np.ndarray:
         """Mean cross-entropy per member, ``(K,)``; ``y`` ``(N,)`` or ``(K, N)`` class indices."""
@@ -118,21 +191,15 @@ class StackedMLP:
     def loss_and_backward(self, X, y) -> np.ndarray:
         """Mean cross-entropy per member ``(K,)`` on ``X`` ``(K, B, D)``, ``y`` ``(K, B)``;
         fills :meth:`gradients` with d(mean loss of member k)/d(parameters of member k)."""
-        scores, acts = self._forward(X)
+        scores, (arch, params, store) = self._forward(X)
         labels = _labels(y, scores)
         B = scores.shape[1]
         G = softmax(scores)
         G[np.arange(self.K)[:, None], np.arange(B), labels] -= 1.0
         G /= B
-        n_layers = len(self._params) // 2
-        for i in reversed(range(n_layers)):
-            a = acts[i]
-            if a.ndim == 2:
-                a = np.broadcast_to(a, (self.K,) + a.shape)
-            self._grads[2 * i] = np.matmul(G.transpose(0, 2, 1), a)
-            self._grads[2 * i + 1] = G.sum(axis=1)
-            if i > 0:
-                G = np.matmul(G, self._params[2 * i]) * self._dact(acts[i])
+        linear = [g for g in stacked_backward(arch, params, G, store) if g]
+        for i, g in enumerate(linear):
+            self._grads[2 * i], self._grads[2 * i + 1] = g["weight"], g["bias"]
         return _cross_entropy(scores, labels)
 
 
