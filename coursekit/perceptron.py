@@ -203,7 +203,7 @@ def train_sigmoid_units(
     y,
     w0,
     b0,
-    lr: float = 1.0,
+    lr: float | np.ndarray = 1.0,
     steps: int = 1000,
     loss: str = "mse",
     eps: float = 0.01,
@@ -235,15 +235,15 @@ def train_sigmoid_units(
     A = np.column_stack([X, np.ones(X.shape[0])])  # (N, D + 1): the bias is a weight on 1
     P = np.column_stack([w0, b0])  # (S, D + 1)
     n = X.shape[0]
-    lr = np.asarray(lr, dtype=float)
-    if lr.ndim == 1 and lr.shape == (P.shape[0],):
-        lr = lr[:, None]
-    elif lr.ndim != 0:
+    rate = np.asarray(lr, dtype=float)
+    if rate.ndim == 1 and rate.shape == (P.shape[0],):
+        rate = rate[:, None]
+    elif rate.ndim != 0:
         raise ValueError(
             f"train_sigmoid_units lr: expected a number or one per start, shape "
-            f"({P.shape[0]},), got shape {lr.shape}"
+            f"({P.shape[0]},), got shape {rate.shape}"
         )
-    if not np.all(lr > 0):
+    if not np.all(rate > 0):
         raise ValueError("train_sigmoid_units lr: expected learning rates > 0")
     clipped = np.zeros(P.shape[0], dtype=bool)
     for _ in range(int(steps)):
@@ -252,7 +252,7 @@ def train_sigmoid_units(
             dz = 2.0 * (p - d) * p * (1.0 - p) / n
         else:
             dz = (p - d) / n
-        P -= lr * (dz @ A)
+        P -= rate * (dz @ A)
         if bound is not None:
             inside = np.clip(P, -bound, bound)
             clipped |= np.any(inside != P, axis=1)
