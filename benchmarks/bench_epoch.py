@@ -20,9 +20,9 @@ import torch
 
 from coursekit import torch_utils
 from coursekit.data import load_digits_multiclass
-from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss
 from coursekit.minibatch import run_epoch
+from coursekit.models import mlp
 from coursekit.optim import SGD
 
 SIZES = [64, 256, 256, 10]
@@ -49,13 +49,13 @@ def best_time(run_once, repeats: int, sync=lambda: None) -> float:
 
 
 def numpy_rate(X, y, b, repeats):
-    model = MLP(SIZES, rng=0)
+    model = mlp(SIZES, rng=0)
     opt, loss, rng = SGD(model.parameters(), lr=0.01), CrossEntropyLoss(), np.random.default_rng(0)
     return len(X) / best_time(lambda: run_epoch(model, loss, X, y, opt, b, rng=rng), repeats)
 
 
 def torch_rate(X, y, b, repeats, dev, dtype):
-    net = torch_utils.mlp_torch(SIZES, dtype=dtype).to(dev)
+    net = mlp(SIZES, backend="torch", dtype=dtype).to(dev)
     Xt = torch.as_tensor(X, dtype=dtype, device=dev)
     yt = torch.as_tensor(y, device=dev)
     opt, loss, rng = (

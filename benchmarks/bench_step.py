@@ -25,8 +25,8 @@ import time
 import numpy as np
 import torch
 
-from coursekit import layers as L
 from coursekit import losses as Ls
+from coursekit.models import mlp
 
 
 def median_times(*fns, rounds=3, block_time=0.25, min_reps=5):
@@ -82,7 +82,7 @@ def bench(dtype, n, w):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, w)).astype(np_dtype)
     Y = rng.standard_normal((n, w)).astype(np_dtype)
-    model = L.MLP([w, w, w, w], activation="relu", rng=0, dtype=np_dtype)
+    model = mlp([w, w, w, w], activation="relu", rng=0, dtype=np_dtype)
     net = torch.nn.Sequential(
         torch.nn.Linear(w, w),
         torch.nn.ReLU(),

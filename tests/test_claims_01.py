@@ -13,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from coursekit.checks import close, passed, verdict
 from coursekit.data import load_digits_binary, make_blobs
 from coursekit.gradcheck import check_gradients, check_module, rel_error
-from coursekit.layers import MLP, Linear, Sequential, Sigmoid, sigmoid
+from coursekit.layers import Linear, Sequential, Sigmoid, sigmoid
 from coursekit.linear import (
     DIVERGENCES,
     fit_linear_classifiers,
@@ -22,6 +22,7 @@ from coursekit.linear import (
     train_penalised,
 )
 from coursekit.losses import BCELoss, BCEWithLogitsLoss, MSELoss
+from coursekit.models import mlp
 from coursekit.training import accuracy, train_full_batch
 
 from .exercise_answers import check_output
@@ -128,7 +129,7 @@ def test_forward_pass_count_check_fails_when_the_input_is_checked_too():
     rng = np.random.default_rng(0)
     X, t = rng.normal(size=(8, 16)), rng.normal(size=(8, 1))
     for include_input, ok in [(False, True), (True, False)]:
-        m = MLP([16, 4, 4, 1], activation="tanh", rng=0)
+        m = mlp([16, 4, 4, 1], activation="tanh", rng=0)
         calls = []
         m.forward = lambda X, forward=m.forward, calls=calls: calls.append(1) or forward(X)
         check_module(m, MSELoss(), X, t, include_input=include_input)
@@ -228,7 +229,7 @@ def test_digits_checks_fail_for_an_undertrained_detector():
     baseline = 1 - digits.y_test.mean()
 
     def checks(steps):
-        net = MLP([64, 8, 1], activation="relu", output="sigmoid", rng=32)
+        net = mlp([64, 8, 1], activation="relu", output="sigmoid", rng=32)
         train_full_batch(
             net, BCELoss(), digits.X_train, digits.y_train[:, None], lr=0.5, steps=steps
         )

@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from coursekit.checks import beats, passed, verdict
 from coursekit.data import load_digits_multiclass
 from coursekit.gradcheck import rel_error
-from coursekit.layers import MLP, Sigmoid, log_softmax, softmax, softmax_jacobian
+from coursekit.layers import Sigmoid, log_softmax, softmax, softmax_jacobian
 from coursekit.losses import CrossEntropyLoss, KLDivLoss, MSELoss
+from coursekit.models import mlp
 from coursekit.saturation import logit_gradient, saturation_sweep
 from coursekit.subgradient import max_affine, min_norm_subgradient, step_change
 from coursekit.training import accuracy, train_full_batch
@@ -137,7 +138,7 @@ def test_tie_checks_fail_for_the_other_subgradient():
 
 def test_digits_accuracy_check_fails_for_an_undertrained_classifier():
     data = load_digits_multiclass(rng=7)
-    net = MLP([64, 32, 10], activation="relu", rng=8)
+    net = mlp([64, 32, 10], activation="relu", rng=8)
     train_full_batch(net, CrossEntropyLoss(), data.X_train, data.y_train, lr=0.5, steps=3)
     acc = accuracy(net(data.X_test), data.y_test)
     assert passed(acc > 0.93, f"(accuracy {acc:.3f})").startswith("FAIL")

@@ -12,8 +12,8 @@ import pytest
 
 from coursekit import checks, per_coordinate, theory
 from coursekit.data import make_xor
-from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss
+from coursekit.models import mlp
 from coursekit.optim import GD, SGD, QuickProp, Rprop, RpropLecture, RpropSlide
 from coursekit.problems import Quadratic
 from coursekit.training import train_full_batch
@@ -168,7 +168,7 @@ def test_batched_network_training_equals_train_full_batch(name, make):
         per_coordinate.NETWORK_METHODS[name], [0.05, 0.5], [3, 4], 30
     )
     X, y = make_xor(200, noise=0.5, rng=4)
-    model = MLP([2, 8, 2], activation="tanh", rng=5)
+    model = mlp([2, 8, 2], activation="tanh", rng=5)
     hist = train_full_batch(
         model,
         CrossEntropyLoss(),
@@ -213,7 +213,7 @@ def test_side_by_side_fails_with_an_eta_off_by_ten_percent():
 
     X, y = make_xor(100, noise=0.5, rng=2)
     same = side_by_side(
-        MLP([2, 8, 2], activation="tanh", rng=3),
+        mlp([2, 8, 2], activation="tanh", rng=3),
         lambda p: Rprop(p),
         lambda p: torch.optim.Rprop(p),
         X,
@@ -221,7 +221,7 @@ def test_side_by_side_fails_with_an_eta_off_by_ten_percent():
         steps=20,
     )
     off = side_by_side(
-        MLP([2, 8, 2], activation="tanh", rng=3),
+        mlp([2, 8, 2], activation="tanh", rng=3),
         lambda p: Rprop(p),
         lambda p: torch.optim.Rprop(p, etas=(0.5, 1.32)),
         X,

@@ -23,8 +23,9 @@ from coursekit.init import (
     xavier_uniform_,
 )
 from coursekit.instruments import layer_statistics, log_variance_rate
-from coursekit.layers import MLP, Linear
+from coursekit.layers import Linear
 from coursekit.losses import CrossEntropyLoss
+from coursekit.models import mlp
 from coursekit.sweep import Sweep
 from coursekit.training import train_full_batch
 
@@ -99,7 +100,7 @@ G30 = np.random.default_rng(6).normal(size=(256, 256))
 def _rates(act, scheme, std=None, nonlinearity=None, seed=0):
     stats = layer_statistics(
         init_mlp(
-            MLP([256] * 31, activation=act), scheme, std=std, nonlinearity=nonlinearity, rng=seed
+            mlp([256] * 31, activation=act), scheme, std=std, nonlinearity=nonlinearity, rng=seed
         ),
         X30,
         grad_output=G30,
@@ -169,23 +170,23 @@ def _train(net, steps=60):
 
 
 def test_constant_start_stays_symmetric_and_a_perturbed_or_random_one_does_not():
-    net = _train(constant_mlp_(MLP([64, 16, 16, 10], activation="tanh"), 0.1))
+    net = _train(constant_mlp_(mlp([64, 16, 16, 10], activation="tanh"), 0.1))
     assert passed(symmetry_gap(net) < 1e-12) == "OK"
-    net = constant_mlp_(MLP([64, 16, 16, 10], activation="tanh"), 0.1)
+    net = constant_mlp_(mlp([64, 16, 16, 10], activation="tanh"), 0.1)
     net.layers[0].params["weight"][3, 5] += 1e-3  # one weight off
     assert passed(symmetry_gap(_train(net)) < 1e-12).startswith("FAIL")
-    net = _train(init_mlp(MLP([64, 16, 16, 10], activation="tanh"), "xavier_normal", rng=0))
+    net = _train(init_mlp(mlp([64, 16, 16, 10], activation="tanh"), "xavier_normal", rng=0))
     assert passed(symmetry_gap(net) < 1e-12).startswith("FAIL")
 
 
 def test_zero_start_moves_no_hidden_weight_and_outputs_a_constant():
-    net = _train(constant_mlp_(MLP([64, 16, 16, 10], activation="relu"), 0.0))
+    net = _train(constant_mlp_(mlp([64, 16, 16, 10], activation="relu"), 0.0))
     hidden = [layer for layer in net.layers if isinstance(layer, Linear)][:-1]
     assert all(np.all(layer.params["weight"] == 0) for layer in hidden)
     assert np.ptp(net.forward(XD), axis=0).max() == 0
     assert np.any(net.layers[-1].params["bias"] != 0)  # only the output biases learn
     with pytest.raises(ValueError, match="hidden"):
-        symmetry_gap(MLP([3, 2]))
+        symmetry_gap(mlp([3, 2]))
 
 
 # ----------------------------------------------------------------------------- Xavier against He
@@ -193,8 +194,8 @@ def test_zero_start_moves_no_hidden_weight_and_outputs_a_constant():
 def init_sweep():
     sizes = [64] + [32] * 10 + [10]
     builders = {
-        "He": lambda s: init_mlp(MLP(sizes), "kaiming_normal", rng=s),
-        "Xavier": lambda s: init_mlp(MLP(sizes), "xavier_normal", rng=s),
+        "He": lambda s: init_mlp(mlp(sizes), "kaiming_normal", rng=s),
+        "Xavier": lambda s: init_mlp(mlp(sizes), "xavier_normal", rng=s),
     }
     result, _ = deep_sweep(
         builders,

@@ -35,6 +35,7 @@ import pytest
 import torch
 
 from coursekit import gpu
+from coursekit.models import mlp
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "gpu"
@@ -359,7 +360,6 @@ def test_assignment_3_on_cuda(report):
 def test_to_torch_on_cuda(cuda, report):
     """A coursekit network with batch norm, copied to torch and moved to CUDA, computes
     the numpy forward pass to 1e-12 in float64, as on the CPU."""
-    from coursekit.models import mlp
     from coursekit.torch_utils import to_torch
 
     model = mlp([16, 32, 32, 4], activation="relu", batchnorm=True)
@@ -399,10 +399,10 @@ def test_train_torch_on_cuda_matches_cpu(cuda, report):
 @pytest.mark.gpu
 def test_throughput_on_cuda(cuda, report):
     from coursekit.data import load_digits_multiclass
-    from coursekit.torch_utils import mlp_torch, throughput
+    from coursekit.torch_utils import throughput
 
     X, y, _, _ = load_digits_multiclass(rng=0)
-    net = mlp_torch([64, 256, 256, 10], dtype=torch.float32)
+    net = mlp([64, 256, 256, 10], backend="torch", dtype=torch.float32)
     rates = throughput(net, X.astype(np.float32), y, [16, 1024], dev=cuda, min_time=0.1)
     report["helpers"]["throughput on CUDA, samples/s at batch 16 and 1024"] = {
         b: round(r) for b, r in rates.items()

@@ -246,7 +246,7 @@ def newton_step(w, g, H, lr=1.0):
             """def build_mlp(sizes):
     from coursekit import torch_utils
 
-    return torch_utils.mlp_torch(sizes)
+    return mlp(sizes, backend="torch")
 """,
             "coursekit.torch_utils, the q1 oracle",
         ),

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from coursekit import init
-from coursekit.layers import MLP, Linear, ReLU, Sequential
+from coursekit.layers import Linear, ReLU, Sequential
+from coursekit.models import mlp
 
 NONLINEARITIES = [
     "linear",
@@ -190,7 +191,7 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_init_mlp_sets_every_linear_and_zero_biases():
-    model = MLP([400, 300, 300, 10], activation="relu", rng=0)
+    model = mlp([400, 300, 300, 10], activation="relu", rng=0)
     init.init_mlp(model, "kaiming_normal", rng=3)
     for layer in model.layers:
         if isinstance(layer, Linear):
@@ -210,7 +211,7 @@ def test_init_mlp_gain_and_bad_scale():
 
 
 def test_init_mlp_validates():
-    model = MLP([3, 4, 2])
+    model = mlp([3, 4, 2])
     with pytest.raises(ValueError, match="expected scheme in"):
         init.init_mlp(model, "orthogonal")
     with pytest.raises(ValueError, match="needs std >= 0"):

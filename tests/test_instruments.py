@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from coursekit import instruments as ins
-from coursekit.layers import MLP, Linear, ReLU, Sequential, Tanh
+from coursekit.layers import Linear, ReLU, Sequential, Tanh
 from coursekit.losses import CrossEntropyLoss, MSELoss
+from coursekit.models import mlp
 
 
 def _torch_copy(model):
@@ -58,7 +59,7 @@ def test_layer_statistics_equal_torch_autograd():
 
 
 def test_layer_statistics_validates():
-    model = MLP([3, 4, 2])
+    model = mlp([3, 4, 2])
     with pytest.raises(ValueError, match="both loss and target"):
         ins.layer_statistics(model, np.zeros((5, 3)), CrossEntropyLoss())
     with pytest.raises(TypeError, match="Sequential"):
@@ -68,7 +69,7 @@ def test_layer_statistics_validates():
 
 
 def test_forward_by_layer_ends_with_the_model_output():
-    model = MLP([5, 7, 7, 2], activation="tanh", rng=1)
+    model = mlp([5, 7, 7, 2], activation="tanh", rng=1)
     X = np.random.default_rng(2).normal(size=(9, 5))
     hs = ins.forward_by_layer(model, X)
     assert [h.shape[1] for h in hs] == [7, 7, 7, 7, 2]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from coursekit import gradcheck
 from coursekit import layers as L
 from coursekit import losses as Ls
+from coursekit.models import mlp
 from tests.torch_oracle import max_rel, t, to_torch
 
 TOL = 1e-10  # float64 agreement between two exact implementations of the same math
@@ -61,7 +62,7 @@ OUTPUT_LOSS = [
 def test_mlp_with_output_activation_equals_torch_autograd(sizes, n, act, pair, seed):
     output, ours_cls, theirs_cls = pair
     rng = np.random.default_rng(seed)
-    model = L.MLP(sizes, activation=act, output=output, rng=seed)
+    model = mlp(sizes, activation=act, output=output, rng=seed)
     net = to_torch(model)
     X = rng.normal(size=(n, sizes[0]))
     d = rng.uniform(size=(n, sizes[-1]))
@@ -110,7 +111,7 @@ def test_maxout_network_equals_torch_autograd():
 )
 def test_mlp_gradients_equal_torch_autograd(sizes, n, act, kind, seed):
     rng = np.random.default_rng(seed)
-    model = L.MLP(sizes, activation=act, rng=seed)
+    model = mlp(sizes, activation=act, rng=seed)
     net = to_torch(model)
     X = rng.normal(size=(n, sizes[0]))
     target, target_t = _target(kind, rng, n, sizes[-1])
@@ -211,17 +212,15 @@ def test_linear_layout_and_init_like_torch():
 
 
 def test_mlp_structure_and_state_dict_round_trip():
-    model = L.MLP([4, 8, 3], activation="tanh", output="softmax", rng=0)
+    model = mlp([4, 8, 3], activation="tanh", output="softmax", rng=0)
     assert [type(m).__name__ for m in model.layers] == ["Linear", "Tanh", "Linear", "Softmax"]
     assert model.num_parameters() == 4 * 8 + 8 + 8 * 3 + 3
     state = model.state_dict()
-    twin = L.MLP([4, 8, 3], activation="tanh", output="softmax", rng=1)
+    twin = mlp([4, 8, 3], activation="tanh", output="softmax", rng=1)
     twin.load_state_dict(state)
     X = np.random.default_rng(0).normal(size=(2, 4))
     assert np.array_equal(model(X), twin(X))
-    assert list(state) == [
-        name for name, _ in to_torch(L.MLP([4, 8, 3], "tanh")).named_parameters()
-    ]
+    assert list(state) == [name for name, _ in to_torch(mlp([4, 8, 3], "tanh")).named_parameters()]
 
 
 def test_gradient_check_catches_a_wrong_backward():
@@ -237,7 +236,7 @@ def test_gradient_check_catches_a_wrong_backward():
 
 
 def test_float32_network_stays_float32():
-    model = L.MLP([4, 3, 2], dtype=np.float32)
+    model = mlp([4, 3, 2], dtype=np.float32)
     out = model(np.ones((2, 4), dtype=np.float32))
     assert out.dtype == np.float32
     model.backward(np.ones_like(out))
@@ -275,7 +274,7 @@ def test_unknown_activation_names_the_choices():
     with pytest.raises(
         ValueError, match=r"unknown activation 'relux': expected one of \['identity', 'relu'"
     ):
-        L.MLP([2, 3, 1], activation="relux")
+        mlp([2, 3, 1], activation="relux")
 
 
 def test_max_rejects_indivisible_width():
@@ -286,7 +285,7 @@ def test_max_rejects_indivisible_width():
 @pytest.mark.parametrize("loss", [Ls.MSELoss(), Ls.CrossEntropyLoss(), Ls.BCEWithLogitsLoss()])
 def test_float32_flows_through_losses_and_backward(loss):
     """No silent upcast: a float32 network's loss gradient and parameter gradients stay float32."""
-    model = L.MLP([4, 3, 2], activation="tanh", output=None, dtype=np.float32)
+    model = mlp([4, 3, 2], activation="tanh", output=None, dtype=np.float32)
     x = np.ones((5, 4), dtype=np.float32)
     target = np.array([0, 1, 0, 1, 1]) if isinstance(loss, Ls.CrossEntropyLoss) else np.ones((5, 2))
     loss.forward(model(x), target)
@@ -372,7 +371,6 @@ def test_backward_without_input_gradient_is_the_same_whatever_the_first_layer(fi
 
 
 def test_one_builder_for_numpy_and_torch_with_and_without_batch_norm():
-    from coursekit.models import mlp
     from coursekit.torch_utils import mlp_torch
 
     for bn in (False, True):

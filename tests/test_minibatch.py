@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from coursekit.errors import DivergenceError
-from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss, MSELoss
 from coursekit.minibatch import ParameterEMA, batches, num_batches, run_epoch, train_minibatch
+from coursekit.models import mlp
 from coursekit.optim import Adam
 from coursekit.optim.base import Optimizer
 from coursekit.training import train_full_batch
@@ -100,7 +100,7 @@ def test_mean_of_batch_gradients_is_full_gradient():
     mean loss is the full-batch gradient (MSE, linear in the per-sample terms)."""
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(12, 3)), rng.normal(size=(12, 2))
-    model, loss = MLP([3, 4, 2], activation="tanh", rng=1), MSELoss()
+    model, loss = mlp([3, 4, 2], activation="tanh", rng=1), MSELoss()
 
     def grads(idx):
         loss.forward(model.forward(X[idx]), Y[idx])
@@ -147,7 +147,7 @@ def digits_like(n=60, seed=0):
 def test_full_batch_minibatch_equals_full_batch_gd():
     """batch_size = n with SGD is full-batch GD: same losses as train_full_batch."""
     X, y = digits_like()
-    m1, m2 = MLP([5, 6, 3], rng=0), MLP([5, 6, 3], rng=0)
+    m1, m2 = mlp([5, 6, 3], rng=0), mlp([5, 6, 3], rng=0)
     h1 = train_minibatch(
         m1, CrossEntropyLoss(), X, y, PlainSGD(m1.parameters(), lr=0.3), epochs=8, batch_size=60
     )
@@ -158,7 +158,7 @@ def test_full_batch_minibatch_equals_full_batch_gd():
 
 def test_history_keys_and_ema():
     X, y = digits_like()
-    model = MLP([5, 6, 3], rng=0)
+    model = mlp([5, 6, 3], rng=0)
     h = train_minibatch(
         model,
         CrossEntropyLoss(),
@@ -191,7 +191,7 @@ def test_history_keys_and_ema():
 
 def test_callable_schedule_sets_lr_each_iteration():
     X, y = digits_like()
-    model = MLP([5, 6, 3], rng=0)
+    model = mlp([5, 6, 3], rng=0)
     opt = PlainSGD(model.parameters(), lr=1.0)
     seen = []
     h = train_minibatch(
@@ -209,7 +209,7 @@ def test_callable_schedule_sets_lr_each_iteration():
 
 def test_log_batches_records_each_iteration():
     X, y = digits_like()
-    model = MLP([5, 6, 3], rng=0)
+    model = mlp([5, 6, 3], rng=0)
     h = train_minibatch(
         model,
         CrossEntropyLoss(),
@@ -227,7 +227,7 @@ def test_log_batches_records_each_iteration():
 
 def test_divergence_names_epoch_and_iteration():
     X, y = digits_like()
-    model = MLP([5, 6, 3], rng=0)
+    model = mlp([5, 6, 3], rng=0)
     with pytest.raises(DivergenceError, match=r"epoch \d+, iteration \d+"):
         train_minibatch(
             model,
@@ -243,7 +243,7 @@ def test_divergence_names_epoch_and_iteration():
 
 def test_run_epoch_counts_iterations():
     X, y = digits_like()
-    model = MLP([5, 6, 3], rng=0)
+    model = mlp([5, 6, 3], rng=0)
     it = run_epoch(
         model,
         CrossEntropyLoss(),
@@ -262,7 +262,7 @@ def test_epoch_schedules_from_coursekit_optim():
     from coursekit.optim import ExponentialDecay, ReduceOnPlateau
 
     X, y = digits_like()
-    model = MLP([5, 6, 3], rng=0)
+    model = mlp([5, 6, 3], rng=0)
     opt = PlainSGD(model.parameters(), lr=0.2)
     h = train_minibatch(
         model,
@@ -321,7 +321,7 @@ def test_plateau_schedule_gets_the_validation_loss_every_epoch():
             super().step(metric)
 
     X, y = digits_like()
-    model = MLP([5, 6, 3], rng=0)
+    model = mlp([5, 6, 3], rng=0)
     opt = PlainSGD(model.parameters(), lr=0.2)
     plateau = Recording(opt)
     h = train_minibatch(
@@ -335,7 +335,7 @@ def test_plateau_schedule_gets_the_validation_loss_every_epoch():
 
 def test_schedule_of_the_wrong_type_is_named():
     X, y = digits_like()
-    model = MLP([5, 6, 3], rng=0)
+    model = mlp([5, 6, 3], rng=0)
     with pytest.raises(TypeError, match="expected schedule to be a coursekit Schedule"):
         train_minibatch(
             model, CrossEntropyLoss(), X, y, PlainSGD(model.parameters(), lr=0.1), schedule=0.1
@@ -348,7 +348,7 @@ def test_batch_order_comes_from_the_course_seed_by_default(monkeypatch):
     X, y = digits_like()
 
     def run(**kw):
-        model = MLP([5, 6, 3], rng=0)
+        model = mlp([5, 6, 3], rng=0)
         opt = PlainSGD(model.parameters(), lr=0.1)
         return train_minibatch(model, CrossEntropyLoss(), X, y, opt, epochs=2, **kw)
 

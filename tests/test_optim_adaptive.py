@@ -15,9 +15,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss
 from coursekit.minibatch import batches
+from coursekit.models import mlp
 from coursekit.optim import Adagrad, Adam, RMSprop
 from coursekit.torch_utils import to_torch
 
@@ -99,7 +99,7 @@ def test_quadratic_matches_torch(ck_cls, torch_cls, kwargs):
 def mlp_trajectories(ck_cls, torch_cls, kwargs, batch_size, steps=100):
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(40, 6)), rng.integers(0, 3, size=40)
-    model = MLP([6, 8, 3], activation="tanh", rng=2)
+    model = mlp([6, 8, 3], activation="tanh", rng=2)
     net = to_torch(model)
     loss, tloss = CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
     opt, topt = ck_cls(model.parameters(), **kwargs), torch_cls(net.parameters(), **kwargs)

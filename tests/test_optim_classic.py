@@ -15,8 +15,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss
+from coursekit.models import mlp
 from coursekit.optim import GD, SGD, Momentum, Nesterov, Newton, QuickProp, Rprop, RpropLecture
 from coursekit.theory import momentum_rate
 
@@ -115,7 +115,7 @@ def test_parity_with_torch_on_mlp_loss(name):
     """Full-batch cross-entropy of a tanh MLP: coursekit backprop + optimiser vs torch."""
     rng = np.random.default_rng(3)
     X, y = rng.standard_normal((32, 4)), rng.integers(0, 3, 32)
-    model = MLP([4, 8, 3], activation="tanh", rng=5)
+    model = mlp([4, 8, 3], activation="tanh", rng=5)
     net = to_torch(model)
     loss = CrossEntropyLoss()
     opt, topt = PAIRS[name][0](model.parameters()), PAIRS[name][1](net.parameters())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from coursekit import data as D
-from coursekit import layers as L
+from coursekit.models import mlp
 from coursekit.plotting import plot_decision_boundary, plot_history
 from coursekit.training import History
 
@@ -29,7 +29,7 @@ def test_plot_history_keeps_labels_of_an_existing_axes():
 
 def test_decision_boundary_draws_on_the_given_axes_with_explicit_ranges():
     X, y = D.make_blobs(n=40, rng=0)
-    model = L.MLP([2, 4, 2], rng=0)
+    model = mlp([2, 4, 2], rng=0)
     _, ax = plt.subplots()
     out = plot_decision_boundary(model, X, y, ax=ax, xlim=(-5, 5), ylim=(-4, 4), resolution=20)
     assert out is ax and ax.get_xlim() == (-5, 5) and ax.get_ylim() == (-4, 4)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from coursekit import layers as L
 from coursekit import losses as Ls
 from coursekit import scalar as S
+from coursekit.models import mlp
 
 
 @settings(max_examples=20, deadline=None)
@@ -18,7 +19,7 @@ from coursekit import scalar as S
 )
 def test_scalar_and_vector_backprop_agree(sizes, act, seed):
     rng = np.random.default_rng(seed)
-    model = L.MLP(sizes, activation=act, output="sigmoid", rng=seed)
+    model = mlp(sizes, activation=act, output="sigmoid", rng=seed)
     x = rng.normal(size=(1, sizes[0]))
     d = rng.uniform(size=(1, sizes[-1]))
     y = model.forward(x)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss
 from coursekit.minibatch import train_minibatch
+from coursekit.models import mlp
 from coursekit.optim import SGD, Adagrad, Adam, Rprop
 from coursekit.stacked import StackedMLP, sweep_stacked, train_stacked
 
@@ -41,7 +41,7 @@ def test_each_member_is_a_train_minibatch_run(data, optimizer):
         ema=0.9,
     )
     for k, (s, lr) in enumerate(zip(seeds, lrs, strict=True)):
-        net = MLP([6, 5, 3], rng=s)
+        net = mlp([6, 5, 3], rng=s)
         ref = train_minibatch(
             net,
             CrossEntropyLoss(),
@@ -63,7 +63,7 @@ def test_one_lr_for_all_and_cyclic_order(data):
     X, y, _, _ = data
     hist = train_stacked(StackedMLP([6, 4, 3], [1, 2]), X, y, SGD, 0.1, epochs=2, rule="cyclic")
     for k, s in enumerate([1, 2]):
-        net = MLP([6, 4, 3], rng=s)
+        net = mlp([6, 4, 3], rng=s)
         ref = train_minibatch(
             net, CrossEntropyLoss(), X, y, SGD(net.parameters(), 0.1), epochs=2, rule="cyclic"
         )
@@ -86,7 +86,7 @@ def test_sweep_stacked_scores_each_lr_and_seed(data):
         [6, 4, 3], {"SGD": SGD, "Adam": Adam}, [0.01, 0.1], [0, 1], X, y, epochs=2
     )
     assert result.scores["SGD"].shape == (2, 2) and result.metric == "train loss"
-    net = MLP([6, 4, 3], rng=1)
+    net = mlp([6, 4, 3], rng=1)
     ref = train_minibatch(
         net, CrossEntropyLoss(), X, y, Adam(net.parameters(), 0.1), epochs=2, rng=1
     )
@@ -116,7 +116,6 @@ def test_full_batch_case_equals_depth_train_stacked(data, act):
     and depth.train_stacked (full-batch GD on the same networks) give the same loss
     curves to 1e-12: depth's curve is the loss before each step, stacked's after each epoch."""
     from coursekit import depth
-    from coursekit.models import mlp
 
     X, y, _, _ = data
     seeds, lrs, steps = [3, 7, 11], [0.05, 0.2, 0.5], 15

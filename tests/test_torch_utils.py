@@ -11,9 +11,9 @@ import torch
 
 from coursekit import torch_utils as tu
 from coursekit.errors import DivergenceError
-from coursekit.layers import MLP
 from coursekit.losses import CrossEntropyLoss
 from coursekit.minibatch import train_minibatch
+from coursekit.models import mlp
 from coursekit.optim import Adam
 
 torch.set_num_threads(1)  # tiny tensors: extra threads only contend on a shared machine
@@ -36,7 +36,7 @@ def test_device_prefers_cuda_when_present(monkeypatch):
 
 
 def test_mlp_torch_has_coursekit_layout():
-    ours = MLP([6, 5, 4, 3], activation="tanh", output="softmax")
+    ours = mlp([6, 5, 4, 3], activation="tanh", output="softmax")
     net = tu.mlp_torch([6, 5, 4, 3], activation="tanh", output="softmax")
     theirs = net.state_dict()
     assert [(k, v.shape) for k, v in ours.named_parameters()] == [
@@ -48,7 +48,7 @@ def test_mlp_torch_has_coursekit_layout():
 
 
 def test_copies_compute_the_same_function():
-    model = MLP([6, 5, 3], activation="sigmoid", rng=0)
+    model = mlp([6, 5, 3], activation="sigmoid", rng=0)
     net = tu.to_torch(model)
     X = np.random.default_rng(1).normal(size=(4, 6))
     np.testing.assert_allclose(
@@ -60,15 +60,15 @@ def test_copies_compute_the_same_function():
     np.testing.assert_allclose(
         model.forward(X), net(torch.tensor(X)).detach().numpy(), rtol=1e-12, atol=1e-14
     )
-    tu.copy_params_to_torch(MLP([6, 5, 3], rng=5), net)
+    tu.copy_params_to_torch(mlp([6, 5, 3], rng=5), net)
     np.testing.assert_array_equal(
-        net[2].bias.detach().numpy(), MLP([6, 5, 3], rng=5).parameters()[3]
+        net[2].bias.detach().numpy(), mlp([6, 5, 3], rng=5).parameters()[3]
     )
 
 
 def test_copy_to_mismatched_module_names_keys():
     with pytest.raises(KeyError, match="differ from torch's"):
-        tu.copy_params_to_torch(MLP([6, 5, 3]), tu.mlp_torch([6, 3]))
+        tu.copy_params_to_torch(mlp([6, 5, 3]), mlp([6, 3], backend="torch"))
 
 
 def test_train_torch_matches_numpy_loop():
@@ -76,7 +76,7 @@ def test_train_torch_matches_numpy_loop():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(50, 6)), rng.integers(0, 3, size=50)
     Xv, yv = rng.normal(size=(20, 6)), rng.integers(0, 3, size=20)
-    model = MLP([6, 8, 3], rng=1)
+    model = mlp([6, 8, 3], rng=1)
     net = tu.to_torch(model)
     h_np = train_minibatch(
         model,
@@ -111,7 +111,7 @@ def test_train_torch_matches_numpy_loop():
 def test_train_torch_divergence():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20, 3)) * 1e3, rng.integers(0, 2, size=20)
-    net = tu.mlp_torch([3, 4, 2])
+    net = mlp([3, 4, 2], backend="torch")
     with pytest.raises(DivergenceError, match=r"by epoch \d+, iteration \d+"):
         tu.train_torch(
             net, X, y, torch.optim.SGD(net.parameters(), lr=1e30), epochs=3, batch_size=5, dev="cpu"
@@ -121,7 +121,7 @@ def test_train_torch_divergence():
 def test_throughput_reports_every_batch_size():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(64, 4)), rng.integers(0, 2, size=64)
-    net = tu.mlp_torch([4, 8, 2])
+    net = mlp([4, 8, 2], backend="torch")
     before = [p.clone() for p in net.parameters()]
     rates = tu.throughput(net, X, y, [8, 32], dev="cpu", min_time=0.01)
     assert sorted(rates) == [8, 32] and all(r > 0 for r in rates.values())
@@ -131,7 +131,6 @@ def test_throughput_reports_every_batch_size():
 
 
 def test_to_torch_copies_batchnorm_with_running_statistics():
-    from coursekit.models import mlp
 
     model = mlp([4, 6, 3], batchnorm=True)
     X = np.random.default_rng(0).normal(size=(8, 4))
@@ -160,7 +159,7 @@ def _data(n=40, seed=0):
 def test_an_optimiser_factory_is_built_on_the_moved_module():
     """The factory sees the parameters already on the target device."""
     X, y = _data()
-    net = tu.mlp_torch([3, 4, 2])
+    net = mlp([3, 4, 2], backend="torch")
     seen = []
 
     class Stop(Exception):
@@ -177,7 +176,7 @@ def test_an_optimiser_factory_is_built_on_the_moved_module():
 
 def test_an_optimiser_factory_trains_like_an_optimiser_built_before():
     X, y = _data()
-    a, b = tu.mlp_torch([3, 4, 2]), tu.mlp_torch([3, 4, 2])
+    a, b = mlp([3, 4, 2], backend="torch"), mlp([3, 4, 2], backend="torch")
     b.load_state_dict(a.state_dict())
     kw = {"epochs": 3, "batch_size": 8, "dev": "cpu", "rng": 1}
     h_factory = tu.train_torch(a, X, y, optimizer=lambda p: torch.optim.Adagrad(p, lr=0.1), **kw)
@@ -192,20 +191,20 @@ def test_an_optimiser_with_state_on_another_device_is_refused():
     'meta' device by hand, and the module trained on the CPU; and an Adagrad built on the
     CPU module is refused when the module goes to 'meta'."""
     X, y = _data()
-    net = tu.mlp_torch([3, 4, 2])
+    net = mlp([3, 4, 2], backend="torch")
     opt = torch.optim.Adagrad(net.parameters(), lr=0.1)
     first = next(net.parameters())
     opt.state[first]["sum"] = opt.state[first]["sum"].to("meta")
     with pytest.raises(ValueError, match=r"state 'sum' is on meta but the module is on cpu.*fac"):
         tu.train_torch(net, X, y, opt, epochs=1, dev="cpu")
-    net = tu.mlp_torch([3, 4, 2])
+    net = mlp([3, 4, 2], backend="torch")
     with pytest.raises(ValueError, match=r"pass a factory instead"):
         tu.train_torch(net, X, y, torch.optim.Adagrad(net.parameters(), lr=0.1), dev="meta")
 
 
 def test_an_optimiser_of_other_parameters_is_refused():
     X, y = _data()
-    net, other = tu.mlp_torch([3, 4, 2]), tu.mlp_torch([3, 4, 2])
+    net, other = mlp([3, 4, 2], backend="torch"), mlp([3, 4, 2], backend="torch")
     with pytest.raises(
         ValueError, match=r"not optimise exactly this module's parameters.*optimizer=lambda"
     ):
@@ -220,7 +219,7 @@ def test_rng_and_its_old_name_seed_give_the_same_run():
     X, y = _data()
     runs = []
     for kw in ({"rng": 5}, {"seed": 5}):
-        net = tu.mlp_torch([3, 4, 2])
+        net = mlp([3, 4, 2], backend="torch")
         with torch.no_grad():
             for p in net.parameters():
                 p.fill_(0.1)

@@ -7,13 +7,14 @@ from coursekit import data as D
 from coursekit import layers as L
 from coursekit import losses as Ls
 from coursekit.errors import DivergenceError
+from coursekit.models import mlp
 from coursekit.training import History, accuracy, train_full_batch
 
 
 def test_one_step_equals_gradient_descent_by_hand():
     X, y = D.make_blobs(n=40, rng=0)
-    model = L.MLP([2, 5, 2], activation="tanh", rng=0)
-    twin = L.MLP([2, 5, 2], activation="tanh", rng=0)
+    model = mlp([2, 5, 2], activation="tanh", rng=0)
+    twin = mlp([2, 5, 2], activation="tanh", rng=0)
     loss = Ls.CrossEntropyLoss()
     train_full_batch(model, loss, X, y, lr=0.3, steps=1)
     loss.forward(twin.forward(X), y)
@@ -26,7 +27,7 @@ def test_one_step_equals_gradient_descent_by_hand():
 
 def test_training_separates_blobs_and_logs_history():
     s = D.train_test_split(*D.make_blobs(n=200, rng=1), rng=1)
-    model = L.MLP([2, 8, 2], activation="relu", rng=1)
+    model = mlp([2, 8, 2], activation="relu", rng=1)
     h = train_full_batch(
         model,
         Ls.CrossEntropyLoss(),
@@ -46,7 +47,7 @@ def test_training_separates_blobs_and_logs_history():
 
 def test_divergence_stops_with_the_step_named():
     X = np.array([[1e3, -1e3], [2e3, 5e2]])
-    model = L.MLP([2, 4, 1], activation="identity", rng=0)
+    model = mlp([2, 4, 1], activation="identity", rng=0)
     with pytest.raises(DivergenceError, match=r"non-finite \(NaN or inf\) at step \d+"):
         train_full_batch(
             model, Ls.MSELoss(), X, np.ones((2, 1)), lr=10.0, steps=200, show_progress=False
@@ -71,7 +72,7 @@ def test_accuracy_binary_and_multiclass():
 
 
 def test_bad_arguments_are_named():
-    model = L.MLP([2, 2])
+    model = mlp([2, 2])
     with pytest.raises(ValueError, match="expected steps >= 1, got 0"):
         train_full_batch(model, Ls.MSELoss(), np.ones((1, 2)), np.ones((1, 2)), steps=0)
     with pytest.raises(ValueError, match="expected lr > 0, got -1"):
@@ -81,7 +82,7 @@ def test_bad_arguments_are_named():
 def test_default_metric_thresholds_probabilities_at_one_half():
     """With a sigmoid output and BCELoss the scores are probabilities, not logits."""
     X, y = D.make_blobs(n=100, rng=2)
-    model = L.MLP([2, 6, 1], activation="tanh", output="sigmoid", rng=2)
+    model = mlp([2, 6, 1], activation="tanh", output="sigmoid", rng=2)
     h = train_full_batch(model, Ls.BCELoss(), X, y[:, None].astype(float), lr=1.0, steps=100)
     probs = model.forward(X)
     assert abs(h.last("train_acc") - np.mean((probs[:, 0] > 0.5) == (y > 0))) < 0.05
@@ -106,7 +107,7 @@ def test_weights_that_overflow_stop_with_divergence_error_not_a_value_error():
 def test_nan_in_the_data_is_an_input_error():
     X = np.array([[0.0, np.nan]])
     with pytest.raises(ValueError, match="train_full_batch X: expected finite values"):
-        train_full_batch(L.MLP([2, 2]), Ls.MSELoss(), X, np.zeros((1, 2)), steps=1)
+        train_full_batch(mlp([2, 2]), Ls.MSELoss(), X, np.zeros((1, 2)), steps=1)
 
 
 # ----------------------------------------------------------------------------- one contract
@@ -134,7 +135,7 @@ def test_three_loops_report_the_same_accuracy_on_digits_two_vs_rest_with_bce():
     s = D.load_digits_binary(rng=0)
     y, y_val = s.y_train[:, None], s.y_test[:, None]
     n, epochs, lr = len(s.X_train), 20, 0.5
-    nets = [L.MLP([64, 8, 1], activation="tanh", output="sigmoid", rng=0) for _ in range(3)]
+    nets = [mlp([64, 8, 1], activation="tanh", output="sigmoid", rng=0) for _ in range(3)]
     kw = {"X_val": s.X_test, "y_val": y_val}
     h_full = train_full_batch(nets[0], Ls.BCELoss(), s.X_train, y, lr=lr, steps=epochs + 1, **kw)
     h_mini = train_minibatch(
@@ -171,7 +172,7 @@ def test_default_metric_follows_the_loss_and_the_targets():
 def test_regression_targets_log_no_accuracy():
     rng = np.random.default_rng(0)
     X, Y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
-    h = train_full_batch(L.MLP([3, 4, 2], rng=0), Ls.MSELoss(), X, Y, lr=0.1, steps=3)
+    h = train_full_batch(mlp([3, 4, 2], rng=0), Ls.MSELoss(), X, Y, lr=0.1, steps=3)
     assert h.keys() == ["step", "train_loss"]
 
 
@@ -209,9 +210,9 @@ def test_every_loop_checks_its_inputs_the_same_way(loop, change, message):
     args = {"X": X, "y": y, **change}
     X, y = args.pop("X"), args.pop("y")
     with pytest.raises(ValueError, match=f"train_{loop}"):
-        _run(loop, L.MLP([2, 3, 2], rng=0), Ls.CrossEntropyLoss(), X, y, **args)
+        _run(loop, mlp([2, 3, 2], rng=0), Ls.CrossEntropyLoss(), X, y, **args)
     with pytest.raises(ValueError, match=message):
-        _run(loop, L.MLP([2, 3, 2], rng=0), Ls.CrossEntropyLoss(), X, y, **args)
+        _run(loop, mlp([2, 3, 2], rng=0), Ls.CrossEntropyLoss(), X, y, **args)
 
 
 def test_check_data_reports_non_finite_targets_with_their_type():
@@ -276,7 +277,7 @@ def test_every_loop_evaluates_in_eval_mode_and_trains_in_training_mode(loop):
 
 
 def test_evaluate_restores_the_mode_it_found():
-    model = L.MLP([2, 2], rng=0).eval()
+    model = mlp([2, 2], rng=0).eval()
     evaluate(model, Ls.CrossEntropyLoss(), np.zeros((3, 2)), np.zeros(3, int))
     assert not model.training
     model.train()
@@ -317,4 +318,4 @@ def test_divergence_is_recognised_by_the_error_type_not_its_message():
 def test_arguments_after_the_data_are_keyword_only():
     X, y = D.make_blobs(n=20, rng=0)
     with pytest.raises(TypeError):
-        train_full_batch(L.MLP([2, 2]), Ls.CrossEntropyLoss(), X, y, 0.1)  # lr by position
+        train_full_batch(mlp([2, 2]), Ls.CrossEntropyLoss(), X, y, 0.1)  # lr by position
