@@ -36,8 +36,38 @@ def _release(args) -> int:
     return 0
 
 
+def class_mode(args) -> bool:
+    """Grading a class (``-j N``, ``--csv``, ``--review``, ``--feedback``): sandboxed by
+    default."""
+    return args.jobs > 1 or bool(args.csv or args.review or args.feedback)
+
+
+def _sandbox_limits(args):
+    """The sandbox's limits, or ``None`` to run the kernels as the grader's own user."""
+    from .grading import sandbox
+
+    if args.sandbox is False or (args.sandbox is None and not class_mode(args)):
+        return None
+    if args.memory <= 0:
+        raise CourseError(f"--memory must be > 0 GB, got {args.memory}")
+    sandbox.require()
+    return sandbox.Limits(memory=int(args.memory * 2**30))
+
+
+def _written(args, reports) -> dict[str, dict]:
+    """Assignment -> its written questions (with the model answer from a solution)."""
+    from .grading import reference
+    from .grading.results import Report
+
+    if args.reference:
+        ref = reference.load(args.reference)
+        return {ref.name: ref.written}
+    names = {r.assignment for r in reports if isinstance(r, Report)}
+    return {name: reference.load(reference.locate(name)).written for name in names}
+
+
 def _grade(args) -> int:
-    from .grading import grade, reference
+    from .grading import feedback, grade, manual, reference
 
     if args.jobs < 1:
         raise CourseError(f"-j/--jobs must be >= 1, got {args.jobs}")
@@ -46,12 +76,25 @@ def _grade(args) -> int:
     if args.reference:
         for warning in reference.load(args.reference).warnings:
             print(f"coursekit grade: warning: {warning}", file=sys.stderr)
-    reports = grade.grade_many(args.notebooks, args.reference, args.timeout, args.jobs)
+    limits = _sandbox_limits(args)
+    reports = grade.grade_many(args.notebooks, args.reference, args.timeout, args.jobs, limits)
     failed = [
         (path, r) for path, r in zip(args.notebooks, reports, strict=True) if isinstance(r, str)
     ]
     for _, reason in failed:
         print(f"coursekit grade: {reason}", file=sys.stderr)
+    for sheet in args.manual_scores or []:
+        folded = manual.apply(reports, manual.read_scores(sheet), sheet)
+        print(f"coursekit grade: {folded} written score(s) from {sheet}", file=sys.stderr)
+    if args.review:
+        files = manual.write_review(reports, args.review, _written(args, reports))
+        print(
+            f"coursekit grade: review sheets: {', '.join(map(str, files)) or 'none'}",
+            file=sys.stderr,
+        )
+    if args.feedback:
+        files = feedback.write(reports, args.feedback, args.notebooks)
+        print(f"coursekit grade: {len(files)} feedback file(s) in {args.feedback}", file=sys.stderr)
     if args.csv:
         grade.write_csv(reports, args.csv, args.notebooks)
     if args.json:
@@ -92,6 +135,46 @@ def parser() -> argparse.ArgumentParser:
     grd.add_argument("-j", "--jobs", type=int, default=1, help="submissions graded in parallel")
     grd.add_argument("--csv", help="write one row per submission, one column per question")
     grd.add_argument("--json", action="store_true", help="print the reports as JSON")
+    grd.add_argument(
+        "--review",
+        metavar="DIR",
+        help="write DIR/<assignment>_review.csv and .html: every written answer, for a "
+        "person to score (column score)",
+    )
+    grd.add_argument(
+        "--manual-scores",
+        metavar="SHEET",
+        action="append",
+        help="a filled review sheet (.csv): its scores count in the totals, --csv, --json "
+        "and --feedback (may be repeated)",
+    )
+    grd.add_argument(
+        "--feedback",
+        metavar="DIR",
+        help="write one self-contained HTML file per submission to hand back (no hidden "
+        "check's code or expected output)",
+    )
+    box = grd.add_mutually_exclusive_group()
+    box.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=None,
+        help="run each submission's kernel inside bubblewrap: no network, no view of the "
+        "course, the reference or other submissions, limited memory, processes and CPU "
+        "(the default for a class: -j, --csv, --review, --feedback)",
+    )
+    box.add_argument(
+        "--no-sandbox",
+        dest="sandbox",
+        action="store_false",
+        help="run the students' code with your own account, network and files",
+    )
+    grd.add_argument(
+        "--memory",
+        type=float,
+        default=6.0,
+        help="GB of address space per sandboxed kernel (default 6)",
+    )
     grd.set_defaults(run=_grade)
     return top
 
