@@ -109,6 +109,14 @@ def _grade(args) -> int:
     return 0 if all(not isinstance(r, str) and r.full_marks for r in reports) else 1
 
 
+def _gradescope(args) -> int:
+    from .grading import gradescope
+
+    out = gradescope.build(args.solution, args.output, timeout=args.timeout)
+    print(f"{args.solution}: wrote {out} (upload it as the assignment's autograder)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="coursekit", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -176,6 +184,14 @@ def parser() -> argparse.ArgumentParser:
         help="GB of address space per sandboxed kernel (default 6)",
     )
     grd.set_defaults(run=_grade)
+
+    gsc = commands.add_parser(
+        "gradescope", help="write a Gradescope autograder zip for an assignment"
+    )
+    gsc.add_argument("solution", help="solutions/NN_name.ipynb (released)")
+    gsc.add_argument("-o", "--output", help="the zip (default: NN_name_gradescope.zip)")
+    gsc.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    gsc.set_defaults(run=_gradescope)
     return top
 
 
