@@ -1,4 +1,9 @@
-"""The ``coursekit`` command: ``release`` assignments from solutions, ``grade`` submissions.
+"""The ``coursekit`` command: ``release`` assignments, ``grade`` submissions, ``gradescope``.
+
+``grade`` a class (``-j``, ``--csv``, ``--review``, ``--feedback``) runs each kernel in the
+sandbox (``grading/sandbox.py``) unless ``--no-sandbox``; ``--review``/``--manual-scores``
+handle written answers (``grading/manual.py``), ``--feedback`` the files handed back
+(``grading/feedback.py``); ``gradescope`` writes an autograder zip (``grading/gradescope.py``).
 
 Exit status: 0 on success (for ``grade``: full marks on every submission), 1 when a
 submission lost points or a release is out of date, 2 on an error of the course or of
