@@ -127,8 +127,9 @@ def answers_of(nb: dict, notes: list[str], bad: dict[str, str] | None = None) ->
             continue
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
-        if role.get("manual") is True and cell.get("cell_type") == "markdown":
-            continue  # a written answer: see written_of
+        if isinstance(role, dict) and role.get("manual") is True:
+            if cell.get("cell_type") == "markdown":
+                continue  # a written answer: see written_of
         if cell.get("cell_type") != "code":
             if key not in answers and key not in bad:
                 bad[key] = (

@@ -158,15 +158,18 @@ def apply(reports, scores: dict[tuple[str, str, str], tuple[int | None, str]], o
             continue
         for q in r.questions:
             key = (r.assignment, r.submission, q.id)
-            value = scores.get(key) or scores.get(("", r.submission, q.id))
-            value = value or by_name.get((r.assignment, Path(r.submission).name, q.id))
-            if value is None:
+            found = (
+                scores.get(key)
+                or scores.get(("", r.submission, q.id))
+                or by_name.get((r.assignment, Path(r.submission).name, q.id))
+            )
+            if found is None:
                 continue
             if not q.manual:
                 raise CourseError(
                     f"{origin}: {q.id} of {r.submission} is graded by its checks, not by hand"
                 )
-            score, comment = value
+            score, comment = found
             if score is None:
                 continue
             if score > q.possible:
