@@ -136,7 +136,8 @@ def test_the_kernel_runs_unprivileged_without_network_or_course(tmp_path):
         "print(os.getuid() != 0, os.getcwd(), [n for n in socket.if_nameindex()])\n"
         f"print(os.path.exists({str(ROOT / 'solutions')!r}), "
         f"os.path.exists({str(ROOT / 'coursekit' / 'grading')!r}))\n"
-        "print('JPY_PARENT_PID' in os.environ)"
+        "print('JPY_PARENT_PID' in os.environ)\n"
+        "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')])"
     )
     with Kernel(timeout=20.0, sandbox=sandbox.Limits()) as kernel:
         result = kernel.run(probe)
@@ -145,6 +146,7 @@ def test_the_kernel_runs_unprivileged_without_network_or_course(tmp_path):
         f"True {sandbox.SCRATCH} [(1, 'lo')]",
         "False True",  # the package, not the course
         "False",
+        "['0000000000000000']",  # no capability left
     ]
 
 
@@ -183,3 +185,29 @@ def test_sandbox_command_hides_the_course_and_unsets_the_parent_pid(tmp_path):
     assert any(a.startswith("--as=") for a in cmd) and any(a.startswith("--nproc=") for a in cmd)
     if os.geteuid() == 0:
         assert "--reuid=65534" in cmd
+
+
+def test_without_namespaces_the_kernel_still_runs_as_nobody(tmp_path):
+    """Gradescope's container (no bwrap namespaces): nobody, the limits, no root files."""
+    from coursekit.grading.runner import Kernel
+
+    if not sandbox.user_drop_works():
+        pytest.skip("not root, or this Python lies where nobody cannot run it")
+    results = tmp_path / "results"
+    results.mkdir()
+    probe = (
+        "import os\nimport coursekit\nprint(os.getuid(), coursekit.__file__)\n"
+        f"try:\n    open({str(results / 'results.json')!r}, 'w')\n"
+        "except PermissionError:\n    print('cannot write results')\n"
+        "import numpy as np\ntry:\n    np.ones(20 * 2**30 // 8)\n"
+        "except MemoryError:\n    print('MemoryError')"
+    )
+    with Kernel(timeout=20.0, sandbox=sandbox.Limits(namespaces=False)) as kernel:
+        result = kernel.run(probe)
+    assert result.status == "ok", result.error
+    package = str(ROOT / "coursekit" / "__init__.py")
+    assert result.output.splitlines() == [
+        f"65534 {package}",
+        "cannot write results",
+        "MemoryError",
+    ]

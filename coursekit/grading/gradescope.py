@@ -24,7 +24,10 @@ failed per check. Written answers are not autograder tests: add them to the Grad
 assignment as questions graded by hand (the top-level output lists them).
 
 The kernel runs inside bubblewrap when it works in the container (it rarely does in
-Docker); Gradescope's own container isolates the run otherwise.
+Docker); otherwise, as root (Gradescope runs as root), it runs as ``nobody`` with the
+sandbox's limits, so it can neither write ``results.json`` (a process left behind cannot
+rewrite the score) nor read what root keeps to itself; Gradescope's container isolates the
+rest.
 """
 
 from __future__ import annotations
@@ -232,9 +235,12 @@ def run(root, reference_path, name: str, timeout: float = 60.0, sandboxed=None) 
         Path(reference_path).unlink()
     except OSError:
         pass
+    namespaces = bwrap_works()
     if sandboxed is None:
-        sandboxed = bwrap_works()
-    limits = sandbox.Limits() if sandboxed else None
+        sandboxed = namespaces or sandbox.user_drop_works()
+    limits = None
+    if sandboxed:  # without bwrap, as root: the kernel runs as nobody, with the limits
+        limits = sandbox.Limits(namespaces=namespaces)
     report, error = None, ""
     try:
         path = find_submission(root / "submission", name)

@@ -109,6 +109,10 @@ class Kernel:
 
             env = sandbox.environment(env)
             self.km = sandbox.manager(self._ipc.name, self.sandbox)
+            if not self.sandbox.namespaces:  # no private /tmp: the kernel's own folder
+                sandbox.prepare_ipc(self._dir.name)
+                env.update(HOME=self._dir.name, TMPDIR=self._dir.name)
+                env["PYTHONPATH"] = sandbox.package_parent()
         else:
             self.km = KernelManager(kernel_name="python3", transport="ipc")
             self.km.ip = os.path.join(self._ipc.name, "kernel")

@@ -19,6 +19,11 @@ A submission's kernel runs as ``bwrap [namespaces, mounts] -- [setpriv] prlimit 
   ``MemoryError``), processes (``processes`` more than the user already runs: a fork bomb
   stops there, and the PID namespace dies with the kernel), CPU seconds for the kernel's
   life, file size, no core dumps. The runner's per-cell timeout stays;
+* what it does not bound: the memory limit is per process, so code that forks can hold up
+  to ``processes`` times ``memory`` (a cgroup would bound the sum; bwrap alone has none),
+  and the process limit counts every process of the kernel's user, so a fork bomb in one
+  of ``-j N`` parallel kernels (all ``nobody``) can starve the others until its cell times
+  out;
 * **an unprivileged user**: when the grader runs as root, the kernel runs as
   ``nobody`` (uid 65534): bwrap, as root, keeps only ``CAP_SETUID``/``CAP_SETGID`` for
   ``setpriv``, which drops to 65534 and with it every capability. Otherwise the kernel
@@ -54,15 +59,38 @@ class Limits:
     """Resource limits of one sandboxed kernel (see the module docstring)."""
 
     memory: int = 6 * 2**30  # bytes of address space (torch alone maps ~1.5 GB)
-    processes: int = 128  # processes and threads, on top of what the user already runs
+    processes: int = 128 + 4 * (os.cpu_count() or 1)  # and threads, on top of the user's
     cpu_seconds: int = 900  # CPU time of the kernel over the whole submission
     file_size: int = 2**30  # largest file it may write (in its scratch tmpfs)
     scratch: int = 2**30  # size of the scratch tmpfs
+    namespaces: bool = True
+    """False: no bwrap, only the unprivileged user (as root) and the limits: for a
+    container where bwrap cannot make namespaces (Gradescope's), which isolates the rest."""
 
 
 def available() -> bool:
     """Whether ``bwrap`` is on the PATH."""
     return shutil.which("bwrap") is not None
+
+
+def user_drop_works() -> bool:
+    """Whether, as root, this Python can run as ``nobody`` (not when it lives under a
+    folder only root may enter, such as ``/root/.pyenv``)."""
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return False
+    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    try:
+        done = subprocess.run(
+            [*drop, sys.executable, "-c", "import coursekit"],
+            capture_output=True,
+            timeout=60,
+            cwd="/",
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def require() -> None:
@@ -114,6 +142,11 @@ def _user_processes(uid: int) -> int:
     return count
 
 
+def package_parent() -> str:
+    """The folder the grader's ``coursekit`` is imported from (the kernel's PYTHONPATH)."""
+    return str(Path(sys.modules["coursekit"].__file__ or "").resolve().parents[1])
+
+
 def len_of(path: Path) -> int:
     return len(path.parts)
 
@@ -125,6 +158,10 @@ def command(kernel_cmd: list[str], ipc_dir: str, limits: Limits | None = None) -
     limits = limits or Limits()
     root = os.geteuid() == 0
     uid = NOBODY if root else os.getuid()
+    if not limits.namespaces:  # limits first: setpriv must exec the kernel itself
+        drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        drop += ["--inh-caps=-all", "--"]
+        return _prlimit(limits, uid) + (drop if root else []) + list(kernel_cmd)
     args = ["bwrap", "--die-with-parent", "--new-session"]
     args += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     args += ["--unshare-cgroup-try", "--hostname", "grader"]
@@ -152,12 +189,16 @@ def command(kernel_cmd: list[str], ipc_dir: str, limits: Limits | None = None) -
     args += ["--chdir", SCRATCH, "--unsetenv", "JPY_PARENT_PID"]
     args += ["--setenv", "HOME", SCRATCH, "--setenv", "TMPDIR", SCRATCH]
     args += ["--setenv", "MPLCONFIGDIR", f"{SCRATCH}/.matplotlib"]
-    package_parent = str(Path(sys.modules["coursekit"].__file__ or "").resolve().parents[1])
-    args += ["--setenv", "PYTHONPATH", package_parent]
+    args += ["--setenv", "PYTHONPATH", package_parent()]
     args += ["--"]
     if root:
-        args += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
-    args += [
+        args += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+        args += ["--inh-caps=-all", "--"]
+    return args + _prlimit(limits, uid) + list(kernel_cmd)
+
+
+def _prlimit(limits: Limits, uid: int) -> list[str]:
+    return [
         "prlimit",
         f"--as={limits.memory}",
         f"--nproc={_user_processes(uid) + limits.processes}",
@@ -166,11 +207,11 @@ def command(kernel_cmd: list[str], ipc_dir: str, limits: Limits | None = None) -
         "--core=0",
         "--",
     ]
-    return args + list(kernel_cmd)
 
 
 def prepare_ipc(ipc_dir: str) -> None:
-    """The folder the kernel's sockets live in, owned by the kernel's user (as root)."""
+    """A folder the kernel writes to (its sockets; without namespaces, its working
+    directory), owned by the kernel's user (as root)."""
     if os.geteuid() == 0:
         os.chown(ipc_dir, NOBODY, NOBODY)
         os.chmod(ipc_dir, 0o700)
