@@ -55,8 +55,9 @@ def _sandbox_limits(args):
         return None
     if args.memory <= 0:
         raise CourseError(f"--memory must be > 0 GB, got {args.memory}")
-    sandbox.require()
-    return sandbox.Limits(memory=int(args.memory * 2**30))
+    limits = sandbox.Limits(memory=int(args.memory * 2**30))
+    sandbox.require(limits)
+    return limits
 
 
 def _written(args, reports) -> dict[str, dict]:

@@ -175,6 +175,16 @@ def test_missing_bwrap_stops_class_grading_with_a_clear_message(monkeypatch, cap
     assert "no such file" in capsys.readouterr().err  # graded (nothing to grade) past it
 
 
+def test_a_sandbox_that_cannot_start_is_named(monkeypatch):
+    from coursekit.grading.errors import CourseError
+
+    monkeypatch.setattr(
+        sandbox, "command", lambda *a, **k: ["sh", "-c", "echo no userns >&2; false"]
+    )
+    with pytest.raises(CourseError, match=r"bwrap says: no userns\).*--no-sandbox"):
+        sandbox.require()
+
+
 def test_sandbox_command_hides_the_course_and_unsets_the_parent_pid(tmp_path):
     cmd = sandbox.command(["python", "-m", "ipykernel_launcher"], str(tmp_path))
     mounted = [cmd[i + 1] for i, a in enumerate(cmd) if a in ("--ro-bind", "--bind")]

@@ -665,7 +665,7 @@ def grade_many(
     if sandbox is not None:
         from . import sandbox as sandboxes
 
-        sandboxes.require()
+        sandboxes.require(sandbox)
     if reference:
         references.load(reference)  # a course error stops the run before any kernel starts
     if jobs <= 1 or len(submissions) <= 1:

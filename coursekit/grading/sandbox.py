@@ -93,10 +93,31 @@ def user_drop_works() -> bool:
     return done.returncode == 0
 
 
-def require() -> None:
-    """``CourseError`` with how to install bubblewrap, when it is missing."""
+def require(limits: Limits | None = None) -> None:
+    """``CourseError`` with how to install bubblewrap when it is missing, or with bwrap's
+    own message when it cannot build the sandbox here (e.g. user namespaces disabled)."""
+    import subprocess
+    import tempfile
+
+    if limits is not None and not limits.namespaces:
+        return
     if not available():
         raise CourseError(INSTALL_HINT)
+    with tempfile.TemporaryDirectory(prefix="coursekit-probe-") as folder:
+        prepare_ipc(folder)
+        try:
+            done = subprocess.run(
+                command(["true"], folder, limits), capture_output=True, text=True, timeout=60
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            done = subprocess.CompletedProcess([], 1, "", str(exc))
+    if done.returncode != 0:
+        raise CourseError(
+            "the sandbox cannot start here (bwrap says: "
+            f"{' '.join(done.stderr.split()) or 'nothing'}); unprivileged user namespaces "
+            "may be disabled (sysctl kernel.unprivileged_userns_clone, or AppArmor's "
+            "kernel.apparmor_restrict_unprivileged_userns), or pass --no-sandbox"
+        )
 
 
 def _course_root(folder: Path) -> bool:
