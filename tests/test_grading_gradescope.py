@@ -13,10 +13,10 @@ import nbformat
 import pytest
 
 from coursekit import cli
-from coursekit.grading import gradescope, reference
+from coursekit.grading import dictation, gradescope, reference
 from coursekit.grading.notebook import BEGIN, END, HINT
 
-from .grading_toy import TOY_OUTPUTS, answer, make_course, submit, toy_solution
+from .grading_toy import SOLUTIONS, TOY_OUTPUTS, answer, make_course, submit, toy_solution
 
 MODEL = "Rprop reads the sign only; a mini-batch flips it."
 VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
@@ -149,3 +149,16 @@ def test_autograder_reference_keeps_hidden_checks_and_stubs(built):
     ref = gradescope.autograder_reference(solution)
     assert ref.hidden_in_cells == {"q2": 1} and not ref.solutions
     assert reference.load(solution).questions == ref.questions
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.stem)
+def test_real_assignment_zip_has_no_answer_line_outside_the_package(solution, tmp_path):
+    """The course package in the zip is the one students install (its oracles may share a
+    line with an answer); the files written for the autograder share none."""
+    out = gradescope.build(solution, tmp_path / "auto.zip")
+    lines = dictation.answer_lines(solution)
+    assert lines
+    with zipfile.ZipFile(out) as zf:
+        own = {n: zf.read(n).decode() for n in zf.namelist() if not n.startswith("course/")}
+    assert set(own) == {"setup.sh", "run_autograder", "reference.json"}
+    assert [(n, line) for n, text in own.items() for line in lines if line in text] == []

@@ -11,7 +11,9 @@ to upload as a Gradescope "programming assignment" autograder. It holds
   ``/autograder/results/results.json``. ``$AUTOGRADER_ROOT`` (default ``/autograder``) and
   ``$AUTOGRADER_PYTHON`` move it, for tests;
 * ``reference.json``: the reference with the hidden checks and **the stubs in place of the
-  answers** (no line of the solution's answer code is in any file of the zip); read into
+  answers** (neither it nor the scripts hold a line of the solution's answer code;
+  ``course/coursekit`` is the package students install anyway, whose oracles may share a
+  line with an answer); read into
   memory and then deleted before any student code runs (every Gradescope run starts from a
   fresh container), so a submission cannot read the hidden checks.
 
