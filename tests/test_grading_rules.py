@@ -246,7 +246,7 @@ def newton_step(w, g, H, lr=1.0):
             """def build_mlp(sizes):
     from coursekit import torch_utils
 
-    return mlp(sizes, backend="torch")
+    return torch_utils.mlp_torch(sizes)
 """,
             "coursekit.torch_utils, the q1 oracle",
         ),
@@ -300,7 +300,7 @@ def evaluate(model, X, y):
 
 
 def train_epochs(model, opt, X, y, epochs, batch_size, seed=0):
-    h = torch_utils.train_torch(model, X, y, opt, epochs=epochs, batch_size=batch_size, rng=seed)
+    h = torch_utils.train_torch(model, X, y, opt, epochs=epochs, batch_size=batch_size, seed=seed)
     return list(h["train_loss"][1:])
 """,
             "coursekit.torch_utils.train_torch, the q4 oracle",
