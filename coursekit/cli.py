@@ -1,4 +1,5 @@
-"""The ``coursekit`` command: ``release`` assignments from solutions, ``grade`` submissions.
+"""The ``coursekit`` command: ``release`` assignments from solutions, ``grade`` submissions,
+``hint`` (the next graded hint of a question, see ``coursekit.grading.hints``).
 
 Exit status: 0 on success (for ``grade``: full marks on every submission), 1 when a
 submission lost points or a release is out of date, 2 on an error of the course or of
@@ -66,6 +67,13 @@ def _grade(args) -> int:
     return 0 if all(not isinstance(r, str) and r.full_marks for r in reports) else 1
 
 
+def _hint(args) -> int:
+    from .grading import hints
+
+    print(hints.show(args.notebook, args.question, args.level))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="coursekit", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -93,6 +101,14 @@ def parser() -> argparse.ArgumentParser:
     grd.add_argument("--csv", help="write one row per submission, one column per question")
     grd.add_argument("--json", action="store_true", help="print the reports as JSON")
     grd.set_defaults(run=_grade)
+
+    hnt = commands.add_parser(
+        "hint", help="show the next hint of a question (recorded, reported with the grade)"
+    )
+    hnt.add_argument("notebook", help="your assignments/NN_name.ipynb")
+    hnt.add_argument("question", help="question id, e.g. q3")
+    hnt.add_argument("--level", type=int, help="re-read one level already shown (1 = first)")
+    hnt.set_defaults(run=_hint)
     return top
 
 

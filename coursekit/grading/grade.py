@@ -533,6 +533,13 @@ def grade(submission, ref: references.Reference, timeout: float = DEFAULT_TIMEOU
     answers = answers_of(nb, notes, bad)
     with Kernel(timeout=timeout, config=ref.kernel_config()) as kernel:
         result = grade_answers(kernel, ref, answers, str(submission), notes)
+    from . import hints  # hints used are reported, not penalised
+
+    result.hints_used = hints.used(nb, submission)
+    if result.hints_used:
+        result.notes.append(
+            f"hints used: {hints.describe(result.hints_used, nb)} (reported, not penalised)"
+        )
     for key, why in bad.items():
         q = ref.question_of(key)
         if q:

@@ -69,7 +69,8 @@ class Report:
     """The verdict on one submission; ``notes`` says what went wrong outside the checks.
 
     ``hidden_points``: question -> points of hidden checks that were not run (grading
-    against a published reference); the instructor's grade includes them.
+    against a published reference); the instructor's grade includes them. ``hints_used``:
+    question -> the highest graded hint level the student asked for (``coursekit hint``).
     """
 
     submission: str
@@ -77,6 +78,7 @@ class Report:
     questions: list[Question]
     notes: list[str] = field(default_factory=list)
     hidden_points: dict[str, int] = field(default_factory=dict)
+    hints_used: dict[str, int] = field(default_factory=dict)  # question -> level
 
     @property
     def total(self) -> int:
