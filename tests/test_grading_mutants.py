@@ -356,6 +356,56 @@ MUTANTS: dict[str, list[tuple[str, str, str, str]]] = {
         ("a7", "w - lr * np.linalg.solve(H, g)", "w - np.linalg.solve(H, g)", "Newton ignores lr"),
         ("a7", "w - lr * np.linalg.solve(H, g)", "w + lr * np.linalg.solve(H, g)", "Newton uphill"),
         ("a7", "w - lr * np.linalg.solve(H, g)", "w - lr * g / np.diag(H)", "diagonal Newton"),
+        (
+            "a8",
+            "gd_errors(A, b, w0, lr, 500)",
+            "gd_errors(A, b, w0, lr, 50)",
+            "probe stops too early",
+        ),
+        (
+            "a8",
+            "hi = mid\n            else:\n                lo = mid",
+            "lo = mid\n            else:\n                hi = mid",
+            "bisection moves the wrong end",
+        ),
+        ("a8", "return lo", "return hi", "returns the diverging end of the bracket"),
+        (
+            "a8",
+            "nesterov_step(w, lambda p: A @ p - b, state, lr, beta)",
+            "momentum_step(w, A @ w - b, state, lr, beta)",
+            "heavy ball probed as Nesterov",
+        ),
+        (
+            "a9",
+            "sigma * rng.standard_normal(len(w))",
+            "rng.standard_normal(len(w))",
+            "noise not scaled by sigma",
+        ),
+        (
+            "a9",
+            "    for lr in lrs:\n        noisy_grad = A @ w - b + sigma * rng.standard_normal(len(w))",
+            "    noise = rng.standard_normal(len(w))\n    for lr in lrs:\n"
+            "        noisy_grad = A @ w - b + sigma * noise",
+            "the same noise at every step",
+        ),
+        (
+            "a9",
+            "errors = [np.linalg.norm(w - w_star)]",
+            "errors = []",
+            "starting error not recorded",
+        ),
+        (
+            "a9",
+            "return lr0 / (1.0 + np.arange(steps) / 100.0)",
+            "return lr0 / (1.0 + np.arange(steps)) ** 2",
+            "schedule decays too fast (1/k^2)",
+        ),
+        (
+            "a9",
+            "return lr0 / (1.0 + np.arange(steps) / 100.0)",
+            "return np.full(steps, lr0)",
+            "constant rate, no decay",
+        ),
     ],
 }
 

@@ -239,6 +239,48 @@ def newton_step(w, g, H, lr=1.0):
 """,
             "coursekit.optim.Newton",
         ),
+        (
+            "a8",
+            """def stability_threshold(run, lr=1.0, rel_tol=1e-2):
+    lo, hi = lr, lr
+    while run(lo)[-1] > run(lo)[0]:
+        lo = lo / 2
+    while run(hi)[-1] <= run(hi)[0]:
+        hi = hi * 2
+    while hi - lo > rel_tol * lo:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if run(mid)[-1] > run(mid)[0] else (mid, hi)
+    return lo
+
+
+def gd_threshold(A, b, w0):
+    return 2 / np.linalg.eigvalsh(A)[-1]
+
+
+def nesterov_threshold(A, b, w0, beta):
+    return 2 * (1 + beta) / ((1 + 2 * beta) * np.linalg.eigvals(A).real.max())
+""",
+            "the eigenvalues instead of an experiment",
+        ),
+        (
+            "a9",
+            """from coursekit.noisy_descent import schedule_lrs
+
+
+def noisy_gd_errors(A, b, w0, lrs, sigma, rng):
+    w_star, w = np.linalg.solve(A, b), np.array(w0, dtype=float)
+    errors = [np.linalg.norm(w - w_star)]
+    for lr in lrs:
+        w = w - lr * (A @ w - b + sigma * rng.standard_normal(len(w)))
+        errors.append(np.linalg.norm(w - w_star))
+    return np.array(errors)
+
+
+def decaying_lrs(lr0, steps):
+    return schedule_lrs("1/(1+k/100)", lr0, steps)
+""",
+            "coursekit.noisy_descent's schedules",
+        ),
     ],
     "03_training_at_scale": [
         (

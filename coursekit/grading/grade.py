@@ -115,8 +115,8 @@ def answers_of(nb: dict, notes: list[str], bad: dict[str, str] | None = None) ->
         meta = cell.get("metadata") if isinstance(cell, dict) else None
         role = meta.get("coursekit") if isinstance(meta, dict) else None
         key = role.get("answer") if isinstance(role, dict) else None
-        if not isinstance(key, str):
-            continue
+        if not isinstance(key, str) or role.get("manual") is True:
+            continue  # a written answer (markdown) is graded by hand, not here
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
         if cell.get("cell_type") != "code":
