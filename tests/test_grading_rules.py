@@ -112,6 +112,129 @@ def mlp_loss_and_grads(params, X, labels):
 """,
             "scikit-learn's MLP",
         ),
+        (
+            "a7",
+            """from coursekit import gradcheck
+
+
+class Linear:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W.T + self.b
+
+    def backward(self, grad_y):
+        self.grad_W, self.grad_b = grad_y.T @ self.x, grad_y.sum(axis=0)
+        return grad_y @ self.W
+
+    def params(self):
+        return {"W": self.W, "b": self.b}
+
+    def grads(self):
+        return {"W": self.grad_W, "b": self.grad_b}
+
+
+class ReLU:
+    def forward(self, z):
+        self.z = z
+        return np.maximum(z, 0.0)
+
+    def backward(self, grad_y):
+        return grad_y * (self.z > 0)
+
+    def params(self):
+        return {}
+
+    def grads(self):
+        return {}
+
+
+class Sigmoid(ReLU):
+    def forward(self, z):
+        self.y = 1 / (1 + np.exp(-z))
+        return self.y
+
+    def backward(self, grad_y):
+        return grad_y * self.y * (1 - self.y)
+
+
+def gradient_check(layer, x, seed=0):
+    x = np.array(x, dtype=float)
+    R = np.random.default_rng(seed).normal(size=np.shape(layer.forward(x)))
+    got = {"x": layer.backward(R), **layer.grads()}
+    loss = lambda _: float(np.sum(R * layer.forward(x)))  # noqa: E731
+    arrays = {"x": x, **layer.params()}
+    return {k: gradcheck.rel_error(got[k], gradcheck.numerical_gradient(loss, a)) for k, a in arrays.items()}
+""",
+            "coursekit.gradcheck inside the gradient check",
+        ),
+        (
+            "a8",
+            """import torch
+
+def planted_bug():
+    return ("ScaleShift", "gamma")
+
+
+class ScaleShiftFixed(ScaleShift):
+    def backward(self, grad_y):
+        x, g, b = (torch.tensor(a, requires_grad=True) for a in (self.x, self.gamma, self.beta))
+        (x * g + b).backward(torch.tensor(grad_y))
+        self.grad_gamma, self.grad_beta = g.grad.numpy(), b.grad.numpy()
+        return x.grad.numpy()
+
+
+def fixed_layer_class():
+    return ScaleShiftFixed
+""",
+            "the fixed backward by torch autograd",
+        ),
+        (
+            "a9",
+            """from coursekit import layers as _layers
+
+
+class MLP:
+    def __init__(self, sizes, activation=ReLU, seed=0):
+        rng = np.random.default_rng(seed)
+        self.layers = []
+        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            self.layers.append(Linear(rng.normal(scale=d_in**-0.5, size=(d_out, d_in)), np.zeros(d_out)))
+            if i < len(sizes) - 2:
+                self.layers.append(activation())
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_scores):
+        for layer in reversed(self.layers):
+            grad_scores = layer.backward(grad_scores)
+        return grad_scores
+
+
+def train(model, X, labels, lr=0.1, epochs=20, batch_size=32, seed=0):
+    rng, history = np.random.default_rng(seed), []
+    for _ in range(epochs):
+        order, total = rng.permutation(len(X)), 0.0
+        for start in range(0, len(X), batch_size):
+            batch = order[start : start + batch_size]
+            scores = model.forward(X[batch])
+            probs = _layers.softmax(scores)
+            total += -np.log(probs[np.arange(len(batch)), labels[batch]]).sum()
+            probs[np.arange(len(batch)), labels[batch]] -= 1
+            model.backward(probs / len(batch))
+            for layer in model.layers:
+                for name, param in layer.params().items():
+                    param -= lr * layer.grads()[name]
+        history.append(total / len(X))
+    return history
+""",
+            "coursekit.layers.softmax in the training loop",
+        ),
     ],
     "02_optimisers": [
         (
