@@ -4,7 +4,8 @@ exercise's self-check passes on its worked solution and fails on its stub.
 nbval runs each lecture at the default seed (``$COURSEKIT_SEED``, 0 when unset). Here
 each lecture runs again at the seeds in ``$COURSEKIT_TEST_SEEDS`` (default ``1,2``):
 at the first with every exercise stub replaced by its solution, at the second with the
-stubs as a student gets them. A checked cell that prints other text at another seed
+stubs as a student gets them (and nothing may reach stderr: a warning a student would
+see fails the run, as in the browser test). A checked cell that prints other text at another seed
 shows a claim that holds only at the stored seed.
 """
 
@@ -55,6 +56,20 @@ class _LectureAtSeeds:
             assert not bad, f"self-checks that pass on the unmodified stubs: {bad}"
             missing = figures_without_alt(nb, self.path.name)  # the site's <img alt>
             assert not missing, "\n".join(missing)
+            noise = stderr_outputs(nb)  # warnings a student would see (the browser test's rule)
+            assert not noise, f"{self.path.name}: text on stderr:\n" + "\n---\n".join(noise)
+
+
+def stderr_outputs(nb) -> list[str]:
+    """What the cells wrote to stderr (warnings, tracebacks), cell by cell, shortened."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                found.append(f"cell {i}: {out.get('text', '')[:300]}")
+            elif out.get("output_type") == "error":
+                found.append(f"cell {i}: {out.get('ename')}: {out.get('evalue', '')[:300]}")
+    return found
 
 
 for _path in LECTURES:

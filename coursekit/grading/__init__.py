@@ -141,6 +141,20 @@ status 2); exit status 0 only on full marks. The results are objects (``results.
 ``CheckResult`` per scored part) that other exporters read. The submitted file is only read,
 never written. ``pytest_plugin.py`` makes ``python -m pytest NOTEBOOK`` grade it too, one
 test per question.
+
+A class
+=======
+
+* **written answers** (markdown cells ``{"answer": "w1", "points": 2, "manual": true}``):
+  rows of the report that count in ``possible`` and are scored by a person: ``--review DIR``
+  writes the review sheet, ``--manual-scores SHEET`` folds the scores in (``manual.py``);
+* ``--feedback DIR``: one HTML file per submission to hand back, no hidden check in it
+  (``feedback.py``);
+* the sandbox: class grading (``-j``, ``--csv``, ``--review``, ``--feedback``) runs each
+  kernel inside bubblewrap, without network, course or reference, with limits
+  (``sandbox.py``); ``--no-sandbox`` opts out;
+* ``coursekit gradescope solutions/NN_name.ipynb``: a Gradescope autograder zip
+  (``gradescope.py``).
 """
 
 from .errors import CourseError

@@ -28,7 +28,15 @@ from pathlib import Path
 from ..checks import error_hint
 from . import reference as references
 from .kernel_guard import rule_match
-from .notebook import Cell, CourseError, normalise, stub, top_level_names, used_names
+from .notebook import (
+    WRITTEN_PLACEHOLDER,
+    Cell,
+    CourseError,
+    normalise,
+    stub,
+    top_level_names,
+    used_names,
+)
 from .results import CheckResult, LineResult, Question, Report
 from .runner import Kernel, Result
 
@@ -121,6 +129,9 @@ def answers_of(nb: dict, notes: list[str], bad: dict[str, str] | None = None) ->
             continue  # a written answer, graded by hand (not by the kernel)
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
+        if isinstance(role, dict) and role.get("manual") is True:
+            if cell.get("cell_type") == "markdown":
+                continue  # a written answer: see written_of
         if cell.get("cell_type") != "code":
             if key not in answers and key not in bad:
                 bad[key] = (
@@ -136,6 +147,36 @@ def answers_of(nb: dict, notes: list[str], bad: dict[str, str] | None = None) ->
             if key in bad:
                 notes.remove(bad.pop(key))
     return answers
+
+
+def written_of(nb: dict, ref: references.Reference) -> dict[str, str]:
+    """Written answer id -> the student's text (``""``: none, or the placeholder left as
+    released), for the written answers the reference knows."""
+    found: dict[str, str] = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata") if isinstance(cell, dict) else None
+        role = meta.get("coursekit") if isinstance(meta, dict) else None
+        key = role.get("answer") if isinstance(role, dict) else None
+        if key not in ref.written or key in found:
+            continue
+        source = cell.get("source", "")
+        text = ("".join(source) if isinstance(source, list) else str(source)).strip()
+        found[key] = "" if text in ("", WRITTEN_PLACEHOLDER) else text
+    return {key: found.get(key, "") for key in ref.written}
+
+
+def add_written(result: Report, ref: references.Reference, texts: dict[str, str]) -> None:
+    """Rows for the written answers: their points count in ``possible``; ``earned`` stays 0
+    and ``scored`` false until a person's scores are folded in (``manual.apply``)."""
+    for key, spec in ref.written.items():
+        points = int(spec["points"])
+        text = texts.get(key, "")
+        message = f"graded by hand: {points} point{'s' if points != 1 else ''}, not yet scored"
+        if not text:
+            message += " (no answer written)"
+        result.questions.append(Question(key, 0, points, message, [], manual=True, scored=False))
+        result.answers[key] = text
+        result.answer_questions[key] = key
 
 
 def assemble(ref: references.Reference, answers: dict[str, str], notes: list[str]) -> list[Cell]:
@@ -523,18 +564,26 @@ def grade_answers(
     return report(submission, ref, cells, parts, violations, notes)
 
 
-def grade(submission, ref: references.Reference, timeout: float = DEFAULT_TIMEOUT) -> Report:
+def grade(
+    submission, ref: references.Reference, timeout: float = DEFAULT_TIMEOUT, sandbox=None
+) -> Report:
     """Grade one submission against a loaded reference (see the package docstring).
 
-    Raises :class:`SubmissionError` for a file that cannot be graded.
+    ``sandbox``: a :class:`~.sandbox.Limits` to run the kernel inside bubblewrap (the
+    reference is already in memory: the kernel never sees it). Raises
+    :class:`SubmissionError` for a file that cannot be graded.
     """
     notes: list[str] = []
     nb = read_submission(submission)
     check_identity(nb, ref, submission, notes)
     bad: dict[str, str] = {}
     answers = answers_of(nb, notes, bad)
-    with Kernel(timeout=timeout, config=ref.kernel_config()) as kernel:
+    with Kernel(timeout=timeout, config=ref.kernel_config(), sandbox=sandbox) as kernel:
         result = grade_answers(kernel, ref, answers, str(submission), notes)
+    graded = {c.key: answers.get(c.key, stub(c.source)) for c in ref.answers()}
+    result.answers = graded
+    result.answer_questions = {k: ref.question_of(k) or "" for k in graded}
+    add_written(result, ref, written_of(nb, ref))
     for key, why in bad.items():
         q = ref.question_of(key)
         if q:
@@ -591,39 +640,54 @@ def reference_for(submission, reference=None) -> Path:
     )
 
 
-def grade_path(submission, reference=None, timeout: float = DEFAULT_TIMEOUT) -> Report:
+def grade_path(
+    submission, reference=None, timeout: float = DEFAULT_TIMEOUT, sandbox=None
+) -> Report:
     """Grade one file (raises ``SubmissionError``/``CourseError``); picklable for ``-j``."""
-    return grade(submission, references.load(reference_for(submission, reference)), timeout)
+    ref = references.load(reference_for(submission, reference))  # before any student code
+    return grade(submission, ref, timeout, sandbox)
 
 
-def _grade_or_error(submission, reference, timeout):
+def _grade_or_error(submission, reference, timeout, sandbox=None):
     try:
-        return grade_path(submission, reference, timeout)
+        return grade_path(submission, reference, timeout, sandbox)
     except (SubmissionError, CourseError) as exc:
         return str(exc)
 
 
-def grade_many(submissions, reference=None, timeout=DEFAULT_TIMEOUT, jobs=1) -> list[Report | str]:
+def grade_many(
+    submissions, reference=None, timeout=DEFAULT_TIMEOUT, jobs=1, sandbox=None
+) -> list[Report | str]:
     """Grade many submissions, ``jobs`` at a time, each in its own kernel; input order kept.
 
+    ``sandbox``: a :class:`~.sandbox.Limits` (each kernel inside bubblewrap) or ``None``.
     A submission that cannot be graded gives its one-line reason (a ``str``) in its place;
     the others are graded. A broken ``reference`` given for all raises ``CourseError``.
     """
+    if sandbox is not None:
+        from . import sandbox as sandboxes
+
+        sandboxes.require(sandbox)
     if reference:
         references.load(reference)  # a course error stops the run before any kernel starts
     if jobs <= 1 or len(submissions) <= 1:
-        return [_grade_or_error(s, reference, timeout) for s in submissions]
+        return [_grade_or_error(s, reference, timeout, sandbox) for s in submissions]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(_grade_or_error, s, reference, timeout) for s in submissions]
+        futures = [
+            pool.submit(_grade_or_error, s, reference, timeout, sandbox) for s in submissions
+        ]
         return [f.result() for f in futures]
 
 
 def write_csv(reports: list[Report | str], path, submissions=None) -> None:
     """One row per submission, one column per question, then total, possible and notes.
+
+    A written answer not yet scored by a person has an empty cell (its points count in
+    ``possible``).
 
     A submission that could not be graded (a ``str`` in ``reports``) has empty question
     and total cells and ``NOT GRADED: <reason>`` in notes.
@@ -640,7 +704,7 @@ def write_csv(reports: list[Report | str], path, submissions=None) -> None:
                 name = str(submissions[k]) if submissions else r.split(":")[0]
                 writer.writerow([name, *([""] * len(ids)), "", "", f"NOT GRADED: {r}"])
                 continue
-            got = {q.id: q.earned for q in r.questions}
+            got = {q.id: q.earned if q.scored else "" for q in r.questions}
             writer.writerow(
                 [
                     r.submission,

@@ -22,10 +22,12 @@ from .notebook import (
     cells_of,
     notebook_rules,
     read,
+    role,
     source_hash,
     stub,
     top_level_names,
     used_names,
+    written_answers,
 )
 
 FORMAT = 2
@@ -50,6 +52,10 @@ class Reference:
     hidden_points: dict[str, int] = field(default_factory=dict)
     solutions: bool = False
     warnings: list[str] = field(default_factory=list)
+    written: dict[str, dict] = field(default_factory=dict)
+    """Written (hand-graded) answers: id -> ``{"points": N, "question": text}`` (the
+    markdown cell before the answer cell), and ``"model"`` (the model answer) only when
+    read from a solution. Never the model answer in a published reference."""
 
     @property
     def questions(self) -> dict[str, int]:
@@ -147,6 +153,11 @@ class Reference:
             "rules": self.rules,
             "hidden_points": self.hidden_points,
         }
+        if self.written:  # never the model answer
+            data["written"] = {
+                k: {"points": w["points"], "question": w["question"]}
+                for k, w in self.written.items()
+            }
         return json.dumps({**data, "cells": cells}, indent=1, sort_keys=True) + "\n"
 
 
@@ -199,6 +210,7 @@ def from_solution(path, public_only=False, stubs=False) -> Reference:
         rules=notebook_rules(nb, path),
         hidden_points=hidden,
         solutions=not stubs,
+        written=written_of(nb, path, model=not stubs),
     )
     released = nb.metadata.get("coursekit", {}).get("released_sha256")
     if not stubs and released and released != ref.solution_hash:
@@ -207,6 +219,23 @@ def from_solution(path, public_only=False, stubs=False) -> Reference:
             f"its checks; run `coursekit release {path}`"
         )
     return ref
+
+
+def written_of(nb, path="notebook", model=False) -> dict[str, dict]:
+    """Written answers of a notebook: id -> points, the question (the markdown cell before
+    the answer cell) and, with ``model``, the answer cell's text (the model answer)."""
+    points = written_answers(nb, path)
+    found: dict[str, dict] = {}
+    previous = ""
+    for cell in nb.cells:
+        key = role(cell).get("answer") if cell.cell_type == "markdown" else None
+        if key in points and role(cell).get("manual") is True:
+            found[key] = {"points": points[key], "question": previous.strip()}
+            if model:
+                found[key]["model"] = cell.source.strip()
+        if cell.cell_type == "markdown":
+            previous = cell.source
+    return found
 
 
 def from_store(path) -> Reference:
@@ -227,6 +256,7 @@ def from_store(path) -> Reference:
         data["solution_sha256"],
         rules=data.get("rules", {}),
         hidden_points=data.get("hidden_points", {}),
+        written=data.get("written", {}),
     )
 
 

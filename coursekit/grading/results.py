@@ -58,6 +58,9 @@ class Question:
     possible: int
     message: str
     parts: list[CheckResult] = field(default_factory=list)
+    manual: bool = False
+    """A written answer, graded by a person (``earned`` counts once ``scored``)."""
+    scored: bool = True
 
     @property
     def messages(self) -> list[str]:
@@ -77,6 +80,11 @@ class Report:
     questions: list[Question]
     notes: list[str] = field(default_factory=list)
     hidden_points: dict[str, int] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
+    """Answer id -> the submitted code (or, for a written answer, its text; ``""`` for
+    none), as graded."""
+    answer_questions: dict[str, str] = field(default_factory=dict)
+    """Answer id -> the question that grades it."""
 
     @property
     def total(self) -> int:
@@ -88,7 +96,22 @@ class Report:
 
     @property
     def full_marks(self) -> bool:
-        return self.total == self.possible
+        """Every point earned, written answers not yet scored aside."""
+        return all(q.earned == q.possible for q in self.questions if q.scored)
+
+    @property
+    def unscored(self) -> dict[str, int]:
+        """Written answers not scored yet: id -> points."""
+        return {q.id: q.possible for q in self.questions if not q.scored}
+
+    def manual_line(self) -> str:
+        """``"graded by hand: 3 points (w1 2, w2 1), not yet scored"`` or ``""``."""
+        left = self.unscored
+        if not left:
+            return ""
+        each = ", ".join(f"{q} {p}" for q, p in left.items())
+        total = sum(left.values())
+        return f"graded by hand: {total} point{'s' if total != 1 else ''} ({each}), not yet scored"
 
     def question(self, qid: str) -> Question:
         return next(q for q in self.questions if q.id == qid)
@@ -122,11 +145,14 @@ class Report:
         rows = [f"{self.assignment}: {self.submission}", f"{'question':<{width}}  points  message"]
         for q in self.questions:
             lines = q.messages or ["OK"]
-            rows.append(f"{q.id:<{width}}  {q.earned:>2} / {q.possible:<2} {lines[0]}")
+            earned = f"{q.earned:>2}" if q.scored else " -"
+            rows.append(f"{q.id:<{width}}  {earned} / {q.possible:<2} {lines[0]}")
             rows += [f"{'':<{width}}          {line}" for line in lines[1:]]
         scope = " (public checks)" if self.hidden_points else ""
         rows.append(f"{'total':<{width}}  {self.total:>2} / {self.possible}{scope}")
         if self.hidden_line():
             rows.append(f"note: {self.hidden_line()}")
+        if self.manual_line():
+            rows.append(f"note: {self.manual_line()}")
         rows += [f"note: {note}" for note in self.notes]
         return "\n".join(rows)

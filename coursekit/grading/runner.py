@@ -16,6 +16,7 @@ import ast
 import json
 import os
 import queue
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -79,9 +80,12 @@ class Kernel:
     to the same state.
     """
 
-    def __init__(self, timeout: float = 30.0, startup_timeout: float = 60.0, config=None):
+    def __init__(
+        self, timeout: float = 30.0, startup_timeout: float = 60.0, config=None, sandbox=None
+    ):
         self.timeout, self.startup_timeout = timeout, startup_timeout
         self.config = config or {}
+        self.sandbox = sandbox  # a sandbox.Limits: the kernel runs inside bubblewrap
         self._dir = tempfile.TemporaryDirectory(prefix="coursekit-grade-")
         self._ipc = tempfile.TemporaryDirectory(prefix="coursekit-ipc-")
         self.km: Any = None
@@ -100,10 +104,24 @@ class Kernel:
 
     def start(self) -> None:
         env = dict(os.environ, MPLBACKEND="agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
-        self.km = KernelManager(kernel_name="python3", transport="ipc")
-        self.km.ip = os.path.join(self._ipc.name, "kernel")
+        if self.sandbox is not None:
+            from . import sandbox
+
+            env = sandbox.environment(env)
+            self.km = sandbox.manager(self._ipc.name, self.sandbox)
+            if not self.sandbox.namespaces:  # no private /tmp: the kernel's own folder
+                sandbox.prepare_ipc(self._dir.name)
+                env.update(HOME=self._dir.name, TMPDIR=self._dir.name)
+                env["PYTHONPATH"] = sandbox.package_parent()
+        else:
+            self.km = KernelManager(kernel_name="python3", transport="ipc")
+            self.km.ip = os.path.join(self._ipc.name, "kernel")
+        quiet = {"stdout": subprocess.DEVNULL} if self.sandbox is not None else {}
         self.km.start_kernel(
-            cwd=self._dir.name, env=env, extra_arguments=["--HistoryManager.enabled=False"]
+            cwd=self._dir.name,
+            env=env,
+            extra_arguments=["--HistoryManager.enabled=False"],
+            **quiet,  # without JPY_PARENT_PID, ipykernel prints how to connect to it
         )
         self.kc = self.km.client()
         self.kc.start_channels()
