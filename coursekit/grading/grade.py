@@ -125,8 +125,6 @@ def answers_of(nb: dict, notes: list[str], bad: dict[str, str] | None = None) ->
         key = role.get("answer") if isinstance(role, dict) else None
         if not isinstance(key, str):
             continue
-        if cell.get("cell_type") == "markdown" and role.get("manual") is True:
-            continue  # a written answer, graded by hand (not by the kernel)
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
         if isinstance(role, dict) and role.get("manual") is True:
