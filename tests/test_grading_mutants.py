@@ -250,6 +250,74 @@ MUTANTS: dict[str, list[tuple[str, str, str, str]]] = {
             "losses.append(torch.nn.functional.cross_entropy(model(X[idx]), y[idx]).item())",
             "last batch's loss instead of the epoch's",
         ),
+        (
+            "a5",
+            "perm = np.random.default_rng(seed).permutation(n)",
+            "perm = np.arange(n)",
+            "no shuffle: a block of rows validates",
+        ),
+        ("a5", "k = round(fraction * n)", "k = int(fraction * n)", "int() one short of round()"),
+        (
+            "a5",
+            "return perm[k:], perm[:k]",
+            "return perm[:k], perm[k:]",
+            "fit and validation swapped",
+        ),
+        ("a5", "np.random.default_rng(seed)", "np.random.default_rng()", "seed ignored"),
+        (
+            "a6",
+            "max(val_acc, key=val_acc.get)",
+            "min(val_acc, key=val_acc.get)",
+            "chooses the worst setting",
+        ),
+        (
+            "a6",
+            "val_acc[lr, batch_size] = curve, max(curve)",
+            "val_acc[lr, batch_size] = curve, test.accuracy(best)",
+            "chooses on the test set",
+        ),
+        (
+            "a6",
+            "test.accuracy(model),\n    }",
+            "test.accuracy(model) and val_acc[lr, batch_size],\n    }",
+            "reports the validation accuracy as the test accuracy",
+        ),
+        (
+            "a6",
+            "for lr in (3e-3, 1e-2, 3e-2):",
+            "for lr in (3e-3, 1e-2):",
+            "two learning rates only",
+        ),
+        (
+            "a6",
+            "test.accuracy(model),\n    }",
+            'test.accuracy(model),\n        "printed": print(f"test {test.accuracy(model):.3f}"),\n    }',
+            "reads the test set twice (prints it, then reports it)",
+        ),
+        (
+            "a7",
+            "        step()\n    sync()\n    return",
+            "        step()\n    return",
+            "no sync at the end",
+        ),
+        (
+            "a7",
+            "    sync()\n    start = clock()",
+            "    start = clock()",
+            "no sync before the clock starts",
+        ),
+        (
+            "a7",
+            "return batch_size * steps / (clock() - start)",
+            "return steps / (clock() - start)",
+            "steps per second, not samples",
+        ),
+        (
+            "a7",
+            "    for _ in range(warmup):\n        step()\n    sync()\n    start = clock()",
+            "    start = clock()\n    for _ in range(warmup):\n        step()\n    sync()",
+            "the warm-up is timed",
+        ),
     ],
     "04_init_batchnorm": [
         (
@@ -340,6 +408,41 @@ MUTANTS: dict[str, list[tuple[str, str, str, str]]] = {
         ),
         ("a5", "(x - running_mean)", "(x - x.mean(axis=0))", "eval mode uses the batch mean"),
         ("a5", "np.sqrt(running_var + eps)", "np.sqrt(running_var)", "eval mode without eps"),
+        (
+            "a6",
+            "x[i] = old - eps\n        f_minus = f(x)",
+            "x[i] = old\n        f_minus = f(x)",
+            "one-sided difference over 2 eps",
+        ),
+        (
+            "a6",
+            "(f_plus - f_minus) / (2 * eps)",
+            "(f_plus - f_minus) / eps",
+            "divides by eps, not 2 eps",
+        ),
+        ("a6", "        x[i] = old\n        grad[i]", "        grad[i]", "x not restored"),
+        (
+            "a6",
+            "for k, arg in enumerate((x, gamma, beta)):",
+            "for k, arg in enumerate((x,)):",
+            "checks grad_x only",
+        ),
+        (
+            "a6",
+            "errors.append(np.abs(analytic[k] - num).max() / scale)",
+            "errors.append(np.abs(analytic[k] - num).max())",
+            "absolute error, not relative",
+        ),
+        ("a7", "    g /= n\n", "", "gradient not / N"),
+        ("a7", 'grad["W"] = g.T @ h_in', 'grad["W"] = h_in.T @ g', "grad_W transposed"),
+        ("a7", "g = g * (z > 0)", "g = g * (h_in > 0)", "ReLU mask of the layer's input"),
+        (
+            "a7",
+            "g.sum(axis=0)}]",
+            "g.mean(axis=0)}]",
+            "output bias gradient averaged",
+        ),
+        ("a7", "g[rows, labels] -= 1.0", "g[rows, labels] += 1.0", "one-hot added"),
     ],
     "02_optimisers": [
         ("a1", "return w - lr * g", "return w + lr * g", "ascent: sign of the step"),
@@ -496,6 +599,7 @@ HINTS = {
     ),
     ("03_training_at_scale", "forgotten bias correction"): "first departs at step 1, in 0.weight",
     ("04_init_batchnorm", "off by a factor N"): "did you forget to divide by it?",
+    ("04_init_batchnorm", "x not restored"): "put each entry back",
 }
 
 

@@ -470,6 +470,49 @@ def train_epochs(model, opt, X, y, epochs, batch_size, seed=0):
 """,
             "coursekit.torch_utils.train_torch, the q4 oracle",
         ),
+        (
+            "a5",
+            """from coursekit.data import train_test_split
+def split_validation(n, fraction, seed):
+    split = train_test_split(np.arange(n)[:, None], np.arange(n), fraction, rng=seed)
+    return split.y_train, split.y_test
+""",
+            "coursekit.data.train_test_split (coursekit.data is allowed, this function is not)",
+        ),
+        (
+            "a6",
+            """import copy
+from coursekit.torch_utils import train_torch
+def run_pipeline(X, y, test, seed=0):
+    fit, val = split_validation(len(X), 0.2, seed)
+    acc, kept = {}, {}
+    for lr in (1e-3, 3e-3, 1e-2):
+        for bs in (32, 128):
+            torch.manual_seed(seed)
+            model = build_mlp([64, 32, 10])
+            h = train_torch(model, X[fit], y[fit], lambda p, lr=lr: torch.optim.Adam(p, lr=lr),
+                            epochs=12, batch_size=bs, X_val=X[val], y_val=y[val], seed=seed)
+            acc[lr, bs], kept[lr, bs] = float(max(h["val_accuracy"])), copy.deepcopy(model)
+    lr, bs = max(acc, key=acc.get)
+    curves = {k: [v] for k, v in acc.items()}
+    model = kept[lr, bs]
+    return {"lr": lr, "batch_size": bs, "val_acc": acc, "curves": curves, "model": model,
+            "test_acc": test.accuracy(model)}
+""",
+            "coursekit.torch_utils.train_torch for the sweep",
+        ),
+        (
+            "a7",
+            """import time
+from coursekit import gpu
+def samples_per_second(step, batch_size, steps, sync, clock=time.perf_counter, warmup=3):
+    for _ in range(warmup):
+        step()
+    timing = gpu.time_steps(step, "cpu", steps)
+    return batch_size / timing.done
+""",
+            "coursekit.gpu.time_steps",
+        ),
     ],
     "04_init_batchnorm": [
         (
@@ -498,13 +541,13 @@ def he_std(fan_in, gain=None):
             """import torch
 
 
-def xavier_uniform(fan_out, fan_in, rng, gain=1.0):
+def xavier_uniform(fan_in, fan_out, rng, gain=1.0):
     t = torch.empty(fan_out, fan_in, dtype=torch.float64)
     torch.manual_seed(int(rng.integers(2**31)))
     return torch.nn.init.xavier_uniform_(t, gain=gain).numpy()
 
 
-def he_normal(fan_out, fan_in, rng):
+def he_normal(fan_in, fan_out, rng):
     t = torch.empty(fan_out, fan_in, dtype=torch.float64)
     torch.manual_seed(int(rng.integers(2**31)))
     return torch.nn.init.kaiming_normal_(t, nonlinearity="relu").numpy()
@@ -557,6 +600,44 @@ def batchnorm_eval(x, gamma, beta, running_mean, running_var, eps=1e-5):
     return gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
 """,
             "torch.nn.BatchNorm1d",
+        ),
+        (
+            "a6",
+            """from coursekit.gradcheck import numerical_gradient
+def gradient_error(forward, backward, x, gamma, beta, G):
+    _, cache = forward(x.copy(), gamma.copy(), beta.copy())
+    analytic = backward(G.copy(), cache)
+    errors = []
+    for k, arg in enumerate((x, gamma, beta)):
+        def loss(v, k=k):
+            args = [x, gamma, beta]
+            args[k] = v
+            return float((forward(*args)[0] * G).sum())
+        num = numerical_gradient(loss, arg.copy())
+        scale = max(np.abs(analytic[k]).max(), np.abs(num).max(), 1e-300)
+        errors.append(np.abs(analytic[k] - num).max() / scale)
+    return max(errors)
+""",
+            "coursekit.gradcheck.numerical_gradient",
+        ),
+        (
+            "a7",
+            """def deep_loss_and_grads(params, X, labels, bn):
+    import torch
+    P = [{k: torch.tensor(v, requires_grad=True) for k, v in layer.items()} for layer in params]
+    h = torch.tensor(X)
+    for layer in P[:-1]:
+        z = h @ layer["W"].T
+        if bn:
+            z = torch.nn.functional.batch_norm(z, None, None, layer["gamma"], layer["beta"], training=True)
+        else:
+            z = z + layer["b"]
+        h = torch.relu(z)
+    loss = torch.nn.functional.cross_entropy(h @ P[-1]["W"].T + P[-1]["b"], torch.tensor(labels))
+    loss.backward()
+    return loss.item(), [{k: t.grad.numpy() for k, t in layer.items()} for layer in P]
+""",
+            "torch autograd for the deep network's gradients",
         ),
     ],
 }
