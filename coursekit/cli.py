@@ -1,4 +1,5 @@
-"""The ``coursekit`` command: ``release`` assignments, ``grade`` submissions, ``gradescope``.
+"""The ``coursekit`` command: ``release`` assignments, ``grade`` submissions, ``gradescope``,
+``hint`` (the next graded hint of a question, ``grading/hints.py``).
 
 ``grade`` a class (``-j``, ``--csv``, ``--review``, ``--feedback``) runs each kernel in the
 sandbox (``grading/sandbox.py``) unless ``--no-sandbox``; ``--review``/``--manual-scores``
@@ -123,6 +124,13 @@ def _gradescope(args) -> int:
     return 0
 
 
+def _hint(args) -> int:
+    from .grading import hints
+
+    print(hints.show(args.notebook, args.question, args.level))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="coursekit", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -198,6 +206,14 @@ def parser() -> argparse.ArgumentParser:
     gsc.add_argument("-o", "--output", help="the zip (default: NN_name_gradescope.zip)")
     gsc.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
     gsc.set_defaults(run=_gradescope)
+
+    hnt = commands.add_parser(
+        "hint", help="show the next hint of a question (recorded, reported with the grade)"
+    )
+    hnt.add_argument("notebook", help="your assignments/NN_name.ipynb")
+    hnt.add_argument("question", help="question id, e.g. q3")
+    hnt.add_argument("--level", type=int, help="re-read one level already shown (1 = first)")
+    hnt.set_defaults(run=_hint)
     return top
 
 

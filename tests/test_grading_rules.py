@@ -112,6 +112,129 @@ def mlp_loss_and_grads(params, X, labels):
 """,
             "scikit-learn's MLP",
         ),
+        (
+            "a7",
+            """from coursekit import gradcheck
+
+
+class Linear:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W.T + self.b
+
+    def backward(self, grad_y):
+        self.grad_W, self.grad_b = grad_y.T @ self.x, grad_y.sum(axis=0)
+        return grad_y @ self.W
+
+    def params(self):
+        return {"W": self.W, "b": self.b}
+
+    def grads(self):
+        return {"W": self.grad_W, "b": self.grad_b}
+
+
+class ReLU:
+    def forward(self, z):
+        self.z = z
+        return np.maximum(z, 0.0)
+
+    def backward(self, grad_y):
+        return grad_y * (self.z > 0)
+
+    def params(self):
+        return {}
+
+    def grads(self):
+        return {}
+
+
+class Sigmoid(ReLU):
+    def forward(self, z):
+        self.y = 1 / (1 + np.exp(-z))
+        return self.y
+
+    def backward(self, grad_y):
+        return grad_y * self.y * (1 - self.y)
+
+
+def gradient_check(layer, x, seed=0):
+    x = np.array(x, dtype=float)
+    R = np.random.default_rng(seed).normal(size=np.shape(layer.forward(x)))
+    got = {"x": layer.backward(R), **layer.grads()}
+    loss = lambda _: float(np.sum(R * layer.forward(x)))  # noqa: E731
+    arrays = {"x": x, **layer.params()}
+    return {k: gradcheck.rel_error(got[k], gradcheck.numerical_gradient(loss, a)) for k, a in arrays.items()}
+""",
+            "coursekit.gradcheck inside the gradient check",
+        ),
+        (
+            "a8",
+            """import torch
+
+def planted_bug():
+    return ("ScaleShift", "gamma")
+
+
+class ScaleShiftFixed(ScaleShift):
+    def backward(self, grad_y):
+        x, g, b = (torch.tensor(a, requires_grad=True) for a in (self.x, self.gamma, self.beta))
+        (x * g + b).backward(torch.tensor(grad_y))
+        self.grad_gamma, self.grad_beta = g.grad.numpy(), b.grad.numpy()
+        return x.grad.numpy()
+
+
+def fixed_layer_class():
+    return ScaleShiftFixed
+""",
+            "the fixed backward by torch autograd",
+        ),
+        (
+            "a9",
+            """from coursekit import layers as _layers
+
+
+class MLP:
+    def __init__(self, sizes, activation=ReLU, seed=0):
+        rng = np.random.default_rng(seed)
+        self.layers = []
+        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            self.layers.append(Linear(rng.normal(scale=d_in**-0.5, size=(d_out, d_in)), np.zeros(d_out)))
+            if i < len(sizes) - 2:
+                self.layers.append(activation())
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_scores):
+        for layer in reversed(self.layers):
+            grad_scores = layer.backward(grad_scores)
+        return grad_scores
+
+
+def train(model, X, labels, lr=0.1, epochs=20, batch_size=32, seed=0):
+    rng, history = np.random.default_rng(seed), []
+    for _ in range(epochs):
+        order, total = rng.permutation(len(X)), 0.0
+        for start in range(0, len(X), batch_size):
+            batch = order[start : start + batch_size]
+            scores = model.forward(X[batch])
+            probs = _layers.softmax(scores)
+            total += -np.log(probs[np.arange(len(batch)), labels[batch]]).sum()
+            probs[np.arange(len(batch)), labels[batch]] -= 1
+            model.backward(probs / len(batch))
+            for layer in model.layers:
+                for name, param in layer.params().items():
+                    param -= lr * layer.grads()[name]
+        history.append(total / len(X))
+    return history
+""",
+            "coursekit.layers.softmax in the training loop",
+        ),
     ],
     "02_optimisers": [
         (
@@ -239,6 +362,48 @@ def newton_step(w, g, H, lr=1.0):
 """,
             "coursekit.optim.Newton",
         ),
+        (
+            "a8",
+            """def stability_threshold(run, lr=1.0, rel_tol=1e-2):
+    lo, hi = lr, lr
+    while run(lo)[-1] > run(lo)[0]:
+        lo = lo / 2
+    while run(hi)[-1] <= run(hi)[0]:
+        hi = hi * 2
+    while hi - lo > rel_tol * lo:
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if run(mid)[-1] > run(mid)[0] else (mid, hi)
+    return lo
+
+
+def gd_threshold(A, b, w0):
+    return 2 / np.linalg.eigvalsh(A)[-1]
+
+
+def nesterov_threshold(A, b, w0, beta):
+    return 2 * (1 + beta) / ((1 + 2 * beta) * np.linalg.eigvals(A).real.max())
+""",
+            "the eigenvalues instead of an experiment",
+        ),
+        (
+            "a9",
+            """from coursekit.noisy_descent import schedule_lrs
+
+
+def noisy_gd_errors(A, b, w0, lrs, sigma, rng):
+    w_star, w = np.linalg.solve(A, b), np.array(w0, dtype=float)
+    errors = [np.linalg.norm(w - w_star)]
+    for lr in lrs:
+        w = w - lr * (A @ w - b + sigma * rng.standard_normal(len(w)))
+        errors.append(np.linalg.norm(w - w_star))
+    return np.array(errors)
+
+
+def decaying_lrs(lr0, steps):
+    return schedule_lrs("1/(1+k/100)", lr0, steps)
+""",
+            "coursekit.noisy_descent's schedules",
+        ),
     ],
     "03_training_at_scale": [
         (
@@ -305,6 +470,49 @@ def train_epochs(model, opt, X, y, epochs, batch_size, seed=0):
 """,
             "coursekit.torch_utils.train_torch, the q4 oracle",
         ),
+        (
+            "a5",
+            """from coursekit.data import train_test_split
+def split_validation(n, fraction, seed):
+    split = train_test_split(np.arange(n)[:, None], np.arange(n), fraction, rng=seed)
+    return split.y_train, split.y_test
+""",
+            "coursekit.data.train_test_split (coursekit.data is allowed, this function is not)",
+        ),
+        (
+            "a6",
+            """import copy
+from coursekit.torch_utils import train_torch
+def run_pipeline(X, y, test, seed=0):
+    fit, val = split_validation(len(X), 0.2, seed)
+    acc, kept = {}, {}
+    for lr in (1e-3, 3e-3, 1e-2):
+        for bs in (32, 128):
+            torch.manual_seed(seed)
+            model = build_mlp([64, 32, 10])
+            h = train_torch(model, X[fit], y[fit], lambda p, lr=lr: torch.optim.Adam(p, lr=lr),
+                            epochs=12, batch_size=bs, X_val=X[val], y_val=y[val], seed=seed)
+            acc[lr, bs], kept[lr, bs] = float(max(h["val_accuracy"])), copy.deepcopy(model)
+    lr, bs = max(acc, key=acc.get)
+    curves = {k: [v] for k, v in acc.items()}
+    model = kept[lr, bs]
+    return {"lr": lr, "batch_size": bs, "val_acc": acc, "curves": curves, "model": model,
+            "test_acc": test.accuracy(model)}
+""",
+            "coursekit.torch_utils.train_torch for the sweep",
+        ),
+        (
+            "a7",
+            """import time
+from coursekit import gpu
+def samples_per_second(step, batch_size, steps, sync, clock=time.perf_counter, warmup=3):
+    for _ in range(warmup):
+        step()
+    timing = gpu.time_steps(step, "cpu", steps)
+    return batch_size / timing.done
+""",
+            "coursekit.gpu.time_steps",
+        ),
     ],
     "04_init_batchnorm": [
         (
@@ -333,13 +541,13 @@ def he_std(fan_in, gain=None):
             """import torch
 
 
-def xavier_uniform(fan_out, fan_in, rng, gain=1.0):
+def xavier_uniform(fan_in, fan_out, rng, gain=1.0):
     t = torch.empty(fan_out, fan_in, dtype=torch.float64)
     torch.manual_seed(int(rng.integers(2**31)))
     return torch.nn.init.xavier_uniform_(t, gain=gain).numpy()
 
 
-def he_normal(fan_out, fan_in, rng):
+def he_normal(fan_in, fan_out, rng):
     t = torch.empty(fan_out, fan_in, dtype=torch.float64)
     torch.manual_seed(int(rng.integers(2**31)))
     return torch.nn.init.kaiming_normal_(t, nonlinearity="relu").numpy()
@@ -392,6 +600,44 @@ def batchnorm_eval(x, gamma, beta, running_mean, running_var, eps=1e-5):
     return gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
 """,
             "torch.nn.BatchNorm1d",
+        ),
+        (
+            "a6",
+            """from coursekit.gradcheck import numerical_gradient
+def gradient_error(forward, backward, x, gamma, beta, G):
+    _, cache = forward(x.copy(), gamma.copy(), beta.copy())
+    analytic = backward(G.copy(), cache)
+    errors = []
+    for k, arg in enumerate((x, gamma, beta)):
+        def loss(v, k=k):
+            args = [x, gamma, beta]
+            args[k] = v
+            return float((forward(*args)[0] * G).sum())
+        num = numerical_gradient(loss, arg.copy())
+        scale = max(np.abs(analytic[k]).max(), np.abs(num).max(), 1e-300)
+        errors.append(np.abs(analytic[k] - num).max() / scale)
+    return max(errors)
+""",
+            "coursekit.gradcheck.numerical_gradient",
+        ),
+        (
+            "a7",
+            """def deep_loss_and_grads(params, X, labels, bn):
+    import torch
+    P = [{k: torch.tensor(v, requires_grad=True) for k, v in layer.items()} for layer in params]
+    h = torch.tensor(X)
+    for layer in P[:-1]:
+        z = h @ layer["W"].T
+        if bn:
+            z = torch.nn.functional.batch_norm(z, None, None, layer["gamma"], layer["beta"], training=True)
+        else:
+            z = z + layer["b"]
+        h = torch.relu(z)
+    loss = torch.nn.functional.cross_entropy(h @ P[-1]["W"].T + P[-1]["b"], torch.tensor(labels))
+    loss.backward()
+    return loss.item(), [{k: t.grad.numpy() for k, t in layer.items()} for layer in P]
+""",
+            "torch autograd for the deep network's gradients",
         ),
     ],
 }

@@ -582,6 +582,13 @@ def grade(
     result.answers = graded
     result.answer_questions = {k: ref.question_of(k) or "" for k in graded}
     add_written(result, ref, written_of(nb, ref))
+    from . import hints  # hints used are reported, not penalised
+
+    result.hints_used = hints.used(nb, submission)
+    if result.hints_used:
+        result.notes.append(
+            f"hints used: {hints.describe(result.hints_used, nb)} (reported, not penalised)"
+        )
     for key, why in bad.items():
         q = ref.question_of(key)
         if q:

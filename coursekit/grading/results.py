@@ -72,7 +72,8 @@ class Report:
     """The verdict on one submission; ``notes`` says what went wrong outside the checks.
 
     ``hidden_points``: question -> points of hidden checks that were not run (grading
-    against a published reference); the instructor's grade includes them.
+    against a published reference); the instructor's grade includes them. ``hints_used``:
+    question -> the highest graded hint level the student asked for (``coursekit hint``).
     """
 
     submission: str
@@ -85,6 +86,7 @@ class Report:
     none), as graded."""
     answer_questions: dict[str, str] = field(default_factory=dict)
     """Answer id -> the question that grades it."""
+    hints_used: dict[str, int] = field(default_factory=dict)  # question -> level
 
     @property
     def total(self) -> int:
