@@ -130,18 +130,23 @@ def visible_paths() -> list[Path]:
     import coursekit
 
     package = Path(coursekit.__file__).resolve().parent
-    found = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
+    # what the kernel needs, wherever it lives (a CI checkout and its venv may sit in /tmp)
+    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent]
+    needed.append(package)
+    found = []
     for entry in sys.path:
         folder = Path(entry or ".").resolve()
         if not folder.is_dir() or folder == Path("/"):
             continue
         if _course_root(folder):
             continue  # the course itself: only its package, below
-        found.append(folder)
-    found.append(package)
+        if "site-packages" in folder.parts or "dist-packages" in folder.parts:
+            needed.append(folder)
+        elif not str(folder).startswith("/tmp"):  # e.g. a grader's working folder in /tmp
+            found.append(folder)
     out: list[Path] = []
-    for path in dict.fromkeys(p.resolve() for p in found):
-        if str(path).startswith(("/usr/", "/etc/", "/proc", "/dev", "/tmp")):
+    for path in dict.fromkeys(p.resolve() for p in [*found, *needed]):
+        if str(path).startswith(("/usr/", "/etc/", "/proc", "/dev")):
             continue
         if any(path.is_relative_to(o) for o in out):
             continue
