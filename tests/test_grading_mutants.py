@@ -15,8 +15,8 @@ All mutants of an assignment, and its delegating answers (``test_grading_rules.p
 one kernel (``grade.Session``), and only the questions that can see the changed answer are
 checked. The count of mutants killed per assignment is printed (``-s``) and asserted.
 
-The default test command grades two mutants per answer (and every mutant a hint test
-names), about half the table, to keep the whole command inside ten minutes on two cores;
+The default test command grades one mutant per answer (and every mutant a hint test
+names), about a third of the table, to keep the whole command inside ten minutes on two cores;
 ``COURSEKIT_MUTANTS=all python -m pytest tests/test_grading_mutants.py`` grades them all
 (do that after changing a solution or its checks).
 """
@@ -659,7 +659,7 @@ def apply(ref: reference.Reference, mutant) -> tuple[dict[str, str], set[str], s
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9]*.ipynb"))
 
 
-PER_ANSWER = 2
+PER_ANSWER = 1
 """Mutants graded per answer in the default test command (all of them with
 ``COURSEKIT_MUTANTS=all``: run that after editing a solution or its checks)."""
 
@@ -667,7 +667,7 @@ PER_ANSWER = 2
 def selected(name: str) -> list[tuple[str, str, str, str]]:
     """The mutants of ``name`` the test grades: all with ``COURSEKIT_MUTANTS=all``; else the
     first :data:`PER_ANSWER` of each answer plus every one a hint test names (every question
-    keeps at least two mutants; the full table, three or more per question, is checked by
+    keeps at least one mutant; the full table, three or more per question, is checked by
     ``test_every_question_has_three_mutants``)."""
     if os.environ.get("COURSEKIT_MUTANTS", "").lower() == "all":
         return list(MUTANTS[name])
