@@ -21,26 +21,33 @@ import time
 import urllib.request
 from pathlib import Path
 
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+import pytest
+
+from coursekit.site import CHROMIUM_FLAGS, find_chromium
+
 WIDGET_MANAGER = "@jupyter-widgets/jupyterlab-manager"
 
 
-def find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
+def browser_fixture():
+    """A module-scoped pytest fixture: Debian's Chromium launched through Playwright, or a
+    skip (a failure when ``CI`` is set) where it is not installed."""
+
+    @pytest.fixture(scope="module")
+    def browser():
+        chromium = find_chromium()
+        if chromium is None:
+            if os.environ.get("CI"):
+                pytest.fail(
+                    "Chromium is not installed; .ci/run installs it with apt-get install chromium"
+                )
+            pytest.skip("Chromium not installed (apt-get install chromium): browser tests skipped")
+        sync_api = pytest.importorskip("playwright.sync_api")
+        with sync_api.sync_playwright() as p:
+            b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+            yield b
+            b.close()
+
+    return browser
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.browser_lab import CHROMIUM_FLAGS, JupyterLab, Student, find_chromium
+from tests.browser_lab import JupyterLab, Student, browser_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -59,20 +59,7 @@ else:
     )
 
 
-@pytest.fixture(scope="module")
-def browser():
-    chromium = find_chromium()
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "Chromium is not installed; .ci/run installs it with apt-get install chromium"
-            )
-        pytest.skip("Chromium not installed (apt-get install chromium): browser tests skipped")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
+browser = browser_fixture()
 
 
 @pytest.fixture(scope="module")

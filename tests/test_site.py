@@ -42,6 +42,7 @@ from coursekit.site import (
     readme_table,
     slide_notebook,
 )
+from tests.browser_lab import browser_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_LECTURES = os.environ.get("COURSEKIT_SITE_LECTURES", "04").split(",")
@@ -323,20 +324,7 @@ def test_the_pdf_has_every_lecture(built):
 
 
 # ----------------------------------------------------------------- in the browser
-@pytest.fixture(scope="module")
-def browser():
-    chromium = site.find_chromium()
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "Chromium is not installed; .ci/run installs it with apt-get install chromium"
-            )
-        pytest.skip("Chromium not installed (apt-get install chromium): browser tests skipped")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=site.CHROMIUM_FLAGS)
-        yield b
-        b.close()
+browser = browser_fixture()
 
 
 def visit(browser, base: str, path: str) -> dict:
